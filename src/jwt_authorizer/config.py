@@ -1,0 +1,308 @@
+"""Configuration, read and validated once at cold start.
+
+Precedence follows Powertools: an argument beats the environment, the environment beats the
+default. Every problem raises ``ConfigurationError`` naming the variable and the fix, so a bad
+deployment fails its first invocation loudly instead of refusing every token with a vague 401.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import constants as c
+from . import entra
+from .exceptions import ConfigurationError
+from .jwks import is_secure_url
+from .keys import KeySet, UnusableKey, parse_jwks
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerSettings:
+    """Everything needed to trust one issuer (or one Entra tenant template)."""
+
+    issuers: tuple[str, ...]
+    audiences: frozenset[str]
+    algorithms: frozenset[str]
+    allowed_tenants: frozenset[str] | None
+    clock_skew: int
+    jwks_uri: str | None
+    discovery_url: str | None
+    static_keys: KeySet | None
+    static_keys_origin: str | None
+
+    @property
+    def name(self) -> str:
+        return self.issuers[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration of one function instance."""
+
+    issuer: IssuerSettings
+    max_token_bytes: int
+    jwks_max_age: int
+    jwks_penalty: int
+    jwks_stale: int
+    jwks_retry: int
+    jwks_prefetch: bool
+    http_connect_timeout: float
+    http_timeout: float
+    http_max_bytes: int
+    principal_claims: tuple[str, ...]
+    context_claims: tuple[str, ...]
+    http_api_response: str
+    websocket_query_parameter: str
+    route_rules: Any
+    route_default: str
+    service_name: str
+    metrics_namespace: str
+
+
+# ----- small typed readers ------------------------------------------------------------------------
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _get(env, name)
+    if raw is None:
+        return ()
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: float, low: float, high: float, *, integer: bool
+) -> Any:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value: float = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigurationError(name, f"{raw!r} is not {kind}", f"set {kind} of seconds or bytes") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ConfigurationError(name, f"{raw} is out of range", f"choose a value from {low} to {high}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(name, f"{raw!r} is not a boolean", "use true or false")
+
+
+def _secure_url(env: Mapping[str, str], name: str) -> str | None:
+    url = _get(env, name)
+    if url is not None and not is_secure_url(url):
+        raise ConfigurationError(
+            name,
+            f"{url!r} is not an https URL",
+            "use https:// (http:// is accepted only for 127.0.0.1, localhost and ::1)",
+        )
+    return url
+
+
+# ----- the pieces ---------------------------------------------------------------------------------
+
+
+def _issuers(env: Mapping[str, str]) -> tuple[str, ...]:
+    issuers = _list(env, c.ISSUER_ENV)
+    if not issuers:
+        raise ConfigurationError(
+            c.ISSUER_ENV,
+            "no issuer is configured",
+            "set the token issuer, e.g. https://login.microsoftonline.com/<tenant-id>/v2.0",
+        )
+    for issuer in issuers:
+        if not is_secure_url(issuer.replace(c.TENANT_PLACEHOLDER, "tenant")):
+            raise ConfigurationError(
+                c.ISSUER_ENV,
+                f"{issuer!r} is not an https URL",
+                "use the exact https:// issuer of your tokens (http:// only on loopback hosts)",
+            )
+        if issuer.count(c.TENANT_PLACEHOLDER) > 1 or "{" in issuer.replace(c.TENANT_PLACEHOLDER, ""):
+            raise ConfigurationError(
+                c.ISSUER_ENV,
+                f"{issuer!r} has a placeholder other than a single {c.TENANT_PLACEHOLDER}",
+                f"use {c.TENANT_PLACEHOLDER} once, where the tenant id stands",
+            )
+    return issuers
+
+
+def _algorithms(env: Mapping[str, str]) -> frozenset[str]:
+    algorithms = _list(env, c.ALLOWED_ALGORITHMS_ENV) or c.DEFAULT_ALGORITHMS
+    for alg in algorithms:
+        if alg.lower() == "none" or alg.upper().startswith("HS"):
+            raise ConfigurationError(
+                c.ALLOWED_ALGORITHMS_ENV,
+                f"{alg} is refused: unsigned and shared-secret tokens cannot be verified with public keys",
+                "allow only RS*, PS* or ES* algorithms (RFC 8725 section 3.1)",
+            )
+        if alg not in c.SUPPORTED_ALGORITHMS:
+            raise ConfigurationError(
+                c.ALLOWED_ALGORITHMS_ENV,
+                f"{alg!r} is not supported",
+                f"choose from {', '.join(sorted(c.SUPPORTED_ALGORITHMS))}",
+            )
+    return frozenset(algorithms)
+
+
+def _tenants(env: Mapping[str, str]) -> frozenset[str] | None:
+    tenants = _list(env, c.ALLOWED_TENANTS_ENV)
+    if not tenants:
+        return None
+    for tenant in tenants:
+        if entra.TENANT_ID.fullmatch(tenant) is None:
+            raise ConfigurationError(
+                c.ALLOWED_TENANTS_ENV,
+                f"{tenant!r} is not a tenant id",
+                "list tenant ids (GUIDs, the tokens' tid claim), comma-separated",
+            )
+    return frozenset(t.lower() for t in tenants)
+
+
+def _resolve_file(raw: str) -> Path:
+    path = Path(raw)
+    if path.is_absolute():
+        return path
+    roots = [Path(os.environ.get("LAMBDA_TASK_ROOT", "")), _PACKAGE_ROOT, _PACKAGE_ROOT.parent, Path.cwd()]
+    for root in roots:
+        candidate = root / path
+        if candidate.is_file():
+            return candidate
+    return path
+
+
+def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
+    inline = _get(env, c.JWKS_INLINE_ENV)
+    file_name = _get(env, c.JWKS_FILE_ENV)
+    if inline and file_name:
+        raise ConfigurationError(
+            c.JWKS_INLINE_ENV, f"both {c.JWKS_INLINE_ENV} and {c.JWKS_FILE_ENV} are set", "keep one"
+        )
+    if inline is None and file_name is None:
+        return None, None
+    if inline is not None:
+        variable, origin, text = c.JWKS_INLINE_ENV, "inline JWKS", inline
+    else:
+        assert file_name is not None  # noqa: S101 - one of the two is set
+        variable = c.JWKS_FILE_ENV
+        path = _resolve_file(file_name)
+        origin = f"JWKS file {path}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                variable, f"cannot read {file_name!r}: {exc.strerror}", "ship the file in the package"
+            ) from None
+    try:
+        key_set = parse_jwks(json.loads(text))
+    except (ValueError, UnusableKey) as exc:
+        raise ConfigurationError(variable, f"not a JWKS document: {exc}", 'give {"keys": [...]}') from None
+    if not key_set.keys:
+        raise ConfigurationError(
+            variable, f"no usable key ({'; '.join(key_set.skipped)})", "include at least one signing key"
+        )
+    return key_set, origin
+
+
+def _issuer_settings(env: Mapping[str, str]) -> IssuerSettings:
+    issuers = _issuers(env)
+    audiences = _list(env, c.AUDIENCE_ENV)
+    if not audiences:
+        raise ConfigurationError(
+            c.AUDIENCE_ENV,
+            "no audience is configured: any API's token of this issuer would be accepted",
+            "set the API's application id URI and/or client id, comma-separated",
+        )
+    static_keys, static_origin = _static_keys(env)
+    jwks_uri = _secure_url(env, c.JWKS_URI_ENV)
+    discovery_url = _secure_url(env, c.DISCOVERY_URL_ENV)
+    if static_keys is None and jwks_uri is None and discovery_url is None:
+        discovery_url = entra.default_discovery_url(issuers[0])
+        if discovery_url is None:
+            raise ConfigurationError(
+                c.ISSUER_ENV,
+                f"cannot find the discovery document of the template issuer {issuers[0]!r}",
+                f"set {c.JWKS_URI_ENV} or {c.DISCOVERY_URL_ENV}",
+            )
+    return IssuerSettings(
+        issuers=issuers,
+        audiences=frozenset(audiences),
+        algorithms=_algorithms(env),
+        allowed_tenants=_tenants(env),
+        clock_skew=_number(env, c.CLOCK_SKEW_ENV, c.DEFAULT_CLOCK_SKEW_SECONDS, 0, 600, integer=True),
+        jwks_uri=jwks_uri,
+        discovery_url=discovery_url if jwks_uri is None else None,
+        static_keys=static_keys,
+        static_keys_origin=static_origin,
+    )
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read the configuration; keyword arguments win over the environment."""
+    env = os.environ if environ is None else environ
+    http_api_response = (_get(env, c.HTTP_API_RESPONSE_ENV) or "simple").lower()
+    if http_api_response not in {"simple", "iam"}:
+        raise ConfigurationError(
+            c.HTTP_API_RESPONSE_ENV, f"{http_api_response!r} is not a response form", "use simple or iam"
+        )
+    route_default = (_get(env, c.ROUTE_DEFAULT_ENV) or "deny").lower()
+    if route_default not in {"deny", "allow"}:
+        raise ConfigurationError(c.ROUTE_DEFAULT_ENV, f"{route_default!r} is not a decision", "use deny or allow")
+    values: dict[str, Any] = {
+        "issuer": _issuer_settings(env),
+        "max_token_bytes": _number(
+            env, c.MAX_TOKEN_BYTES_ENV, c.DEFAULT_MAX_TOKEN_BYTES, 512, 1024 * 1024, integer=True
+        ),
+        "jwks_max_age": _number(
+            env, c.JWKS_MAX_AGE_ENV, c.DEFAULT_JWKS_MAX_AGE_SECONDS, 60, 7 * 86400, integer=True
+        ),
+        "jwks_penalty": _number(
+            env, c.JWKS_PENALTY_ENV, c.DEFAULT_JWKS_PENALTY_SECONDS, 0, 3600, integer=True
+        ),
+        "jwks_stale": _number(env, c.JWKS_STALE_ENV, c.DEFAULT_JWKS_STALE_SECONDS, 0, 7 * 86400, integer=True),
+        "jwks_retry": _number(env, c.JWKS_RETRY_ENV, c.DEFAULT_JWKS_RETRY_SECONDS, 0, 3600, integer=True),
+        "jwks_prefetch": _bool(env, c.JWKS_PREFETCH_ENV, True),
+        "http_connect_timeout": _number(
+            env, c.HTTP_CONNECT_TIMEOUT_ENV, c.DEFAULT_HTTP_CONNECT_TIMEOUT_SECONDS, 0.05, 5, integer=False
+        ),
+        "http_timeout": _number(
+            env, c.HTTP_TIMEOUT_ENV, c.DEFAULT_HTTP_TIMEOUT_SECONDS, 0.05, 8, integer=False
+        ),
+        "http_max_bytes": _number(
+            env, c.HTTP_MAX_BYTES_ENV, c.DEFAULT_HTTP_MAX_BYTES, 1024, 10 * 1024 * 1024, integer=True
+        ),
+        "principal_claims": _list(env, c.PRINCIPAL_CLAIM_ENV) or c.DEFAULT_PRINCIPAL_CLAIMS,
+        "context_claims": _list(env, c.CONTEXT_CLAIMS_ENV) or c.DEFAULT_CONTEXT_CLAIMS,
+        "http_api_response": http_api_response,
+        "websocket_query_parameter": _get(env, c.WEBSOCKET_TOKEN_QUERY_ENV) or c.DEFAULT_WEBSOCKET_TOKEN_QUERY,
+        "route_rules": None,
+        "route_default": route_default,
+        "service_name": _get(env, c.SERVICE_NAME_ENV) or c.DEFAULT_SERVICE_NAME,
+        "metrics_namespace": _get(env, c.METRICS_NAMESPACE_ENV) or c.DEFAULT_METRICS_NAMESPACE,
+    }
+    values.update(overrides)
+    return Settings(**values)

@@ -1,0 +1,255 @@
+"""Where keys come from (discovery, a JWKS URI, or a pinned set) and the cache in front of them.
+
+The cache lives in module state of the Lambda container, so one fetch serves every warm call.
+Its rules, with the defaults justified in README.md:
+
+* a key set older than ``max_age`` is refreshed before use;
+* an unknown ``kid`` refetches at once (a rotated key verifies immediately), but a ``kid`` still
+  unknown afterwards opens a penalty window in which unknown ``kid``s cost no fetch at all;
+* concurrent callers share one fetch (single flight);
+* when a refresh fails, the last good set keeps verifying for ``stale`` seconds past its age, and
+  the source is not asked again for ``retry`` seconds, so an outage does not add a timeout to every
+  request;
+* an empty or unusable key set is treated as a failed fetch, never as "no keys are valid".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from .exceptions import FetchError, KeySourceUnavailable, UnknownKeyError
+from .http import Fetcher
+from .keys import KeySet, SigningKey, UnusableKey, parse_jwks
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+Listener = Callable[[str], None]
+
+
+def is_secure_url(url: str) -> bool:
+    """``https://`` anywhere; ``http://`` only on loopback, for local runs and tests."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+
+
+class KeyProvider(Protocol):
+    """Produces a fresh ``KeySet`` or raises ``FetchError``."""
+
+    def load(self) -> KeySet: ...
+
+    def describe(self) -> str: ...
+
+
+class StaticKeyProvider:
+    """Pinned keys (inline JSON or a packaged file): no network, ever."""
+
+    def __init__(self, key_set: KeySet, origin: str) -> None:
+        if not key_set.keys:
+            raise ValueError(f"{origin} holds no usable key: {'; '.join(key_set.skipped)}")
+        self._key_set = key_set
+        self._origin = origin
+
+    def load(self) -> KeySet:
+        return self._key_set
+
+    def describe(self) -> str:
+        return self._origin
+
+
+class RemoteKeyProvider:
+    """Keys from a JWKS URI, found through the configured issuer's discovery document if needed.
+
+    The discovery document must name one of the configured issuers, and the ``jwks_uri`` it gives
+    must itself be a secure URL; nothing in a token can change where keys come from.
+    """
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        *,
+        jwks_uri: str | None = None,
+        discovery_url: str | None = None,
+        expected_issuers: Iterable[str] = (),
+    ) -> None:
+        if jwks_uri is None and discovery_url is None:
+            raise ValueError("a remote key source needs a JWKS URI or a discovery URL")
+        self._fetcher = fetcher
+        self._jwks_uri = jwks_uri
+        self._discovery_url = discovery_url
+        self._expected_issuers = frozenset(expected_issuers)
+
+    @property
+    def jwks_uri(self) -> str | None:
+        return self._jwks_uri
+
+    def describe(self) -> str:
+        return self._jwks_uri or f"discovery at {self._discovery_url}"
+
+    def _discover(self, url: str) -> str:
+        document = self._fetcher.fetch_json(url)
+        if not isinstance(document, dict):
+            raise FetchError(f"{url} is not a JSON object")
+        issuer = document.get("issuer")
+        if self._expected_issuers and issuer not in self._expected_issuers:
+            raise FetchError(
+                f"{url} names issuer {issuer!r}, not the configured {sorted(self._expected_issuers)}"
+            )
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str) or not is_secure_url(jwks_uri):
+            raise FetchError(f"{url} gives no https jwks_uri (got {jwks_uri!r})")
+        return jwks_uri
+
+    def load(self) -> KeySet:
+        if self._jwks_uri is None:
+            assert self._discovery_url is not None  # noqa: S101 - guaranteed by __init__
+            self._jwks_uri = self._discover(self._discovery_url)
+        try:
+            key_set = parse_jwks(self._fetcher.fetch_json(self._jwks_uri))
+        except UnusableKey as exc:
+            raise FetchError(f"{self._jwks_uri}: {exc}") from None
+        if not key_set.keys:
+            detail = "; ".join(key_set.skipped) or "the key list is empty"
+            raise FetchError(f"{self._jwks_uri} holds no usable key ({detail})")
+        return key_set
+
+
+class KeyCache:
+    """The JWKS cache that survives warm invocations; see the module docstring for its rules."""
+
+    def __init__(
+        self,
+        provider: KeyProvider,
+        *,
+        max_age: float,
+        penalty: float,
+        stale: float,
+        retry: float,
+        clock: Callable[[], float] = time.monotonic,
+        listener: Listener | None = None,
+    ) -> None:
+        self.provider = provider
+        self.max_age = max_age
+        self.penalty = penalty
+        self.stale = stale
+        self.retry = retry
+        self._clock = clock
+        self._listener = listener
+        self._lock = threading.Lock()
+        self._keys: KeySet | None = None
+        self._fetched_at = 0.0
+        self._generation = 0
+        self._penalty_until = float("-inf")
+        self._retry_after = float("-inf")
+        self.last_error: str | None = None
+
+    # ----- what the verifier calls ------------------------------------------------------------
+
+    def get(self, kid: str) -> SigningKey:
+        """The key for ``kid``; ``UnknownKeyError`` (401) or ``KeySourceUnavailable`` (500)."""
+        keys = self._keys
+        if keys is not None and self._clock() - self._fetched_at < self.max_age:
+            key = keys.keys.get(kid)
+            if key is not None:
+                return key
+            return self._get_unknown(kid)
+        return self._get_after_refresh(kid)
+
+    @property
+    def key_set(self) -> KeySet | None:
+        return self._keys
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every successful refresh, so other caches can tell the key set changed."""
+        return self._generation
+
+    def fetched_age(self) -> float | None:
+        return None if self._keys is None else self._clock() - self._fetched_at
+
+    def prefetch(self) -> bool:
+        """Best-effort warm-up at cold start; an outage here must not break the function."""
+        try:
+            self._refresh(self._generation)
+        except FetchError:
+            return False
+        return True
+
+    # ----- internals --------------------------------------------------------------------------
+
+    def _get_unknown(self, kid: str) -> SigningKey:
+        if self._clock() < self._penalty_until:
+            raise self._unknown(kid, refetched=False)
+        generation = self._generation
+        try:
+            self._refresh(generation)
+        except FetchError:
+            raise KeySourceUnavailable(
+                f"kid {kid!r} is not cached and the key source failed: {self.last_error}"
+            ) from None
+        key = self._keys.keys.get(kid) if self._keys else None
+        if key is None:
+            self._penalty_until = self._clock() + self.penalty
+            self._emit("penalty_opened")
+            raise self._unknown(kid, refetched=True)
+        return key
+
+    def _get_after_refresh(self, kid: str) -> SigningKey:
+        generation = self._generation
+        try:
+            self._refresh(generation)
+        except FetchError:
+            keys = self._keys
+            if keys is None or self._clock() - self._fetched_at >= self.max_age + self.stale:
+                raise KeySourceUnavailable(
+                    f"no usable key set: {self.last_error or 'the key source is unreachable'}"
+                ) from None
+            self._emit("stale_served")
+            key = keys.keys.get(kid)
+            if key is None:
+                raise KeySourceUnavailable(
+                    f"kid {kid!r} is not in the stale key set and the key source is failing"
+                ) from None
+            return key
+        key = self._keys.keys.get(kid) if self._keys else None
+        if key is None:
+            self._penalty_until = self._clock() + self.penalty
+            raise self._unknown(kid, refetched=True)
+        return key
+
+    def _unknown(self, kid: str, *, refetched: bool) -> UnknownKeyError:
+        known = sorted(self._keys.keys) if self._keys else []
+        when = "after a refetch" if refetched else "(refetch suppressed by the penalty window)"
+        return UnknownKeyError(f"no key with this kid in the key set {when}", actual=kid, expected=known)
+
+    def _refresh(self, seen_generation: int) -> None:
+        """Fetch once for everyone waiting: whoever holds the lock fetches, the rest reuse it."""
+        with self._lock:
+            if self._generation != seen_generation:
+                return  # another caller refreshed while we waited
+            now = self._clock()
+            if now < self._retry_after:
+                raise FetchError(f"not retrying before the retry window ends: {self.last_error}")
+            self._emit("fetch")
+            try:
+                key_set = self.provider.load()
+            except FetchError as exc:
+                self.last_error = str(exc)
+                self._retry_after = self._clock() + self.retry
+                self._emit("fetch_failed")
+                raise
+            self._keys = key_set
+            self._fetched_at = self._clock()
+            self._generation += 1
+            self._retry_after = float("-inf")
+            self._penalty_until = float("-inf")
+            self.last_error = None
+
+    def _emit(self, event: str) -> None:
+        if self._listener is not None:
+            self._listener(event)

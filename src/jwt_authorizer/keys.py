@@ -1,0 +1,210 @@
+"""Turning a JWKS document into verification keys, skipping what cannot be trusted.
+
+A key set is third-party input even when it comes from the right issuer: one odd key (an
+encryption key, an unknown ``kty``, a certificate that disagrees with ``n``/``e``) is skipped with
+a note, never fatal, so the genuine keys beside it keep working. Keys are built once per fetch,
+never per request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from jwt.algorithms import Algorithm, ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+from jwt.exceptions import InvalidKeyError
+
+from .token import b64url_decode
+
+MIN_RSA_BITS = 2048
+
+# One PyJWT algorithm object per JWS name, built once: they are stateless verifiers.
+_ALGORITHMS: dict[str, Algorithm] = {
+    "RS256": RSAAlgorithm(RSAAlgorithm.SHA256),
+    "RS384": RSAAlgorithm(RSAAlgorithm.SHA384),
+    "RS512": RSAAlgorithm(RSAAlgorithm.SHA512),
+    "PS256": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256),
+    "PS384": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA384),
+    "PS512": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA512),
+    "ES256": ECAlgorithm(ECAlgorithm.SHA256),
+    "ES384": ECAlgorithm(ECAlgorithm.SHA384),
+    "ES512": ECAlgorithm(ECAlgorithm.SHA512),
+}
+_CURVE_FOR_ALG = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+_JWK_CURVES = {"P-256": "secp256r1", "P-384": "secp384r1", "P-521": "secp521r1"}
+
+
+def kty_for_algorithm(alg: str) -> str:
+    """The JWK key type an algorithm needs (RFC 7518 section 3.1)."""
+    return "EC" if alg.startswith("ES") else "RSA"
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """One usable public key from a JWKS, with the members that constrain its use."""
+
+    kid: str
+    kty: str
+    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey = field(repr=False)
+    alg: str | None = None
+    issuer: str | None = None
+    curve: str | None = None
+
+    def accepts(self, alg: str) -> str | None:
+        """Why this key cannot verify ``alg`` (``None`` when it can): RFC 8725 section 3.1."""
+        if self.kty != kty_for_algorithm(alg):
+            return f"key {self.kid!r} is {self.kty}, the token's algorithm {alg} needs another type"
+        if self.alg is not None and self.alg != alg:
+            return f"key {self.kid!r} is declared for {self.alg}, the token says {alg}"
+        if self.curve is not None and _CURVE_FOR_ALG.get(alg) != self.curve:
+            return f"key {self.kid!r} is on curve {self.curve}, which {alg} does not use"
+        return None
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """Check a signature with PyJWT's algorithm over cryptography; never raises on bad input."""
+        return _ALGORITHMS[alg].verify(signing_input, self.public_key, signature)
+
+
+@dataclass(frozen=True, slots=True)
+class KeySet:
+    """The keys of one fetch, by ``kid``, and the reasons the others were skipped."""
+
+    keys: Mapping[str, SigningKey]
+    skipped: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class UnusableKey(ValueError):
+    """A JWK that is skipped; the message says why."""
+
+
+def _rsa_from_certificate(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey | None:
+    """Load ``x5c[0]`` and check ``x5t``/``x5t#S256`` against it; ``None`` without ``x5c``."""
+    chain = jwk.get("x5c")
+    if chain is None:
+        return None
+    if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
+        raise UnusableKey("x5c is not a list of base64 certificates")
+    try:
+        der = base64.b64decode(chain[0], validate=True)
+        cert = x509.load_der_x509_certificate(der)
+    except (ValueError, binascii.Error) as exc:
+        raise UnusableKey(f"x5c[0] is not a DER certificate: {exc}") from None
+    der = cert.public_bytes(Encoding.DER)
+    for member, digest in (("x5t", hashlib.sha1), ("x5t#S256", hashlib.sha256)):
+        thumbprint = jwk.get(member)
+        if thumbprint is None:
+            continue
+        try:
+            matches = isinstance(thumbprint, str) and b64url_decode(thumbprint) == digest(der).digest()
+        except ValueError:
+            matches = False
+        if not matches:
+            raise UnusableKey(f"{member} is not the thumbprint of x5c[0]")
+    public_key = cert.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise UnusableKey("x5c[0] does not hold an RSA key")
+    return public_key
+
+
+def _rsa_key(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey:
+    from_cert = _rsa_from_certificate(jwk)
+    if "n" in jwk or "e" in jwk:
+        if not isinstance(jwk.get("n"), str) or not isinstance(jwk.get("e"), str):
+            raise UnusableKey("n and e must both be base64url strings")
+        if "d" in jwk:
+            raise UnusableKey("a private key has no place in a public key set")
+        try:
+            key = RSAAlgorithm.from_jwk(dict(jwk))
+        except (InvalidKeyError, ValueError) as exc:
+            raise UnusableKey(f"n/e do not form an RSA key: {exc}") from None
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise UnusableKey("not an RSA public key")
+        if from_cert is not None and from_cert.public_numbers() != key.public_numbers():
+            raise UnusableKey("x5c[0] and n/e hold different keys")
+    elif from_cert is not None:
+        key = from_cert
+    else:
+        raise UnusableKey("an RSA key needs n/e or x5c")
+    if key.key_size < MIN_RSA_BITS:
+        raise UnusableKey(f"RSA key of {key.key_size} bits, under {MIN_RSA_BITS}")
+    return key
+
+
+def _ec_key(jwk: Mapping[str, Any]) -> tuple[ec.EllipticCurvePublicKey, str]:
+    curve = _JWK_CURVES.get(jwk.get("crv"))  # type: ignore[arg-type]
+    if curve is None:
+        raise UnusableKey(f"unsupported curve {jwk.get('crv')!r}")
+    if "d" in jwk:
+        raise UnusableKey("a private key has no place in a public key set")
+    try:
+        key = ECAlgorithm.from_jwk(dict(jwk))
+    except (InvalidKeyError, ValueError) as exc:
+        raise UnusableKey(f"x/y do not form an EC key: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise UnusableKey("not an EC public key")
+    return key, curve
+
+
+def parse_jwk(jwk: Any) -> SigningKey:
+    """One JWK to a ``SigningKey``, or ``UnusableKey`` saying why it is skipped."""
+    if not isinstance(jwk, dict):
+        raise UnusableKey("not a JSON object")
+    kid = jwk.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise UnusableKey("no kid")
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        raise UnusableKey(f"use is {use!r}, not 'sig'")
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise UnusableKey("key_ops does not allow 'verify'")
+    alg = jwk.get("alg")
+    if alg is not None and alg not in _ALGORITHMS:
+        raise UnusableKey(f"alg {alg!r} is not one this authorizer verifies")
+    issuer = jwk.get("issuer")
+    if issuer is not None and not isinstance(issuer, str):
+        raise UnusableKey("issuer is not a string")
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        if alg is not None and kty_for_algorithm(alg) != "RSA":
+            raise UnusableKey(f"alg {alg} does not fit an RSA key")
+        return SigningKey(kid, "RSA", _rsa_key(jwk), alg, issuer)
+    if kty == "EC":
+        if alg is not None and kty_for_algorithm(alg) != "EC":
+            raise UnusableKey(f"alg {alg} does not fit an EC key")
+        key, curve = _ec_key(jwk)
+        return SigningKey(kid, "EC", key, alg, issuer, curve)
+    raise UnusableKey(f"unsupported kty {kty!r}")
+
+
+def parse_jwks(document: Any) -> KeySet:
+    """A JWKS document to a ``KeySet``; a duplicated ``kid`` keeps neither copy (ambiguous)."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise UnusableKey('a JWKS must be a JSON object with a "keys" list')
+    keys: dict[str, SigningKey] = {}
+    skipped: list[str] = []
+    duplicated: set[str] = set()
+    for index, jwk in enumerate(document["keys"]):
+        try:
+            key = parse_jwk(jwk)
+        except UnusableKey as exc:
+            kid = jwk.get("kid") if isinstance(jwk, dict) else None
+            skipped.append(f"key {index} (kid {kid!r}): {exc}")
+            continue
+        if key.kid in keys or key.kid in duplicated:
+            duplicated.add(key.kid)
+            keys.pop(key.kid, None)
+            skipped.append(f"key {index} (kid {key.kid!r}): kid appears more than once")
+            continue
+        keys[key.kid] = key
+    return KeySet(keys, tuple(skipped))

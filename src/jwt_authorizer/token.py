@@ -1,0 +1,93 @@
+"""Strict compact-JWS parsing, done once per token.
+
+PyJWT re-validates every base64url character in a Python loop and ``get_unverified_header`` plus
+``decode`` parses a token twice; here the three segments are checked by one C-level regular
+expression, decoded by ``binascii`` and parsed by ``json`` exactly once, and the pieces are kept
+for the signature check. Strictness is the point: one accepted spelling per token.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import MalformedTokenError, TokenTooLargeError
+
+# Three base64url segments without padding: header.payload.signature (RFC 7515 section 7.1).
+_COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+_TO_STD_B64 = str.maketrans("-_", "+/")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name}")
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse duplicate member names: two readers must never see two different tokens."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_reject_constant)
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode one unpadded base64url segment, refusing non-canonical spellings."""
+    if len(segment) % 4 == 1:
+        raise ValueError("impossible base64url length")
+    padded = segment.translate(_TO_STD_B64) + "=" * (-len(segment) % 4)
+    raw = binascii.a2b_base64(padded, strict_mode=True)
+    # Unused low bits in the last character must be zero, or two strings decode to one token.
+    if binascii.b2a_base64(raw, newline=False).decode("ascii") != padded:
+        raise ValueError("non-canonical base64url")
+    return raw
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        text = b64url_decode(segment).decode("utf-8")
+        value = _DECODER.decode(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedTokenError(f"the {what} is not valid base64url JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"the {what} is not a JSON object")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedToken:
+    """A token split and decoded, but not yet trusted."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def parse_token(token: str, max_bytes: int) -> ParsedToken:
+    """Split and decode a compact JWS, or raise ``MalformedTokenError``/``TokenTooLargeError``."""
+    if len(token) > max_bytes:
+        raise TokenTooLargeError(
+            "the token is larger than MAX_TOKEN_BYTES", actual=len(token), expected=max_bytes
+        )
+    match = _COMPACT_JWS.fullmatch(token)
+    if match is None:
+        segments = token.count(".") + 1
+        raise MalformedTokenError(
+            "a token must be three base64url segments separated by dots",
+            actual=f"{segments} segment(s)" if segments != 3 else "characters outside base64url",
+        )
+    header_b64, payload_b64, signature_b64 = match.groups()
+    header = _json_object(header_b64, "header")
+    claims = _json_object(payload_b64, "payload")
+    try:
+        signature = b64url_decode(signature_b64)
+    except (ValueError, binascii.Error) as exc:
+        raise MalformedTokenError(f"the signature is not valid base64url: {exc}") from None
+    signing_input = token[: match.end(2)].encode("ascii")
+    return ParsedToken(header, claims, signing_input, signature)

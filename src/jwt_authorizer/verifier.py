@@ -1,0 +1,209 @@
+"""The verification engine: a token string in, verified claims or a typed rejection out.
+
+The order of checks is chosen so that everything a token says about itself is used only to look
+things up in configuration, never to widen trust: the issuer is chosen among the configured ones,
+the algorithm must be allowed by configuration *and* fit the key, and the key comes from the
+issuer's configured key cache. Time is checked last among the cheap checks, after the signature,
+so that a forged token is reported as forged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import entra
+from .config import IssuerSettings
+from .constants import GRAPH_AUDIENCES
+from .exceptions import (
+    GraphTokenError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    KeyMismatchError,
+    MalformedTokenError,
+    MissingClaimError,
+    TenantNotAllowedError,
+    TokenExpiredError,
+    TokenIssuedInFutureError,
+    TokenNotYetValidError,
+    UnsupportedAlgorithmError,
+    UnsupportedCriticalHeaderError,
+    WrongAudienceError,
+    WrongIssuerError,
+)
+from .jwks import KeyCache
+from .keys import SigningKey
+from .token import ParsedToken, parse_token
+
+_MAX_KID_CHARS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token whose signature and claims passed every check."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    key: SigningKey
+    expires_at: float
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidClaimError(f"{name} must be a finite NumericDate", actual=repr(value)[:40])
+    return float(value)
+
+
+class IssuerVerifier:
+    """Verifies tokens of one configured issuer with that issuer's own key cache."""
+
+    def __init__(self, settings: IssuerSettings, keys: KeyCache) -> None:
+        self.settings = settings
+        self.keys = keys
+        self._patterns = settings.issuers
+        self._has_template = any(entra.is_template(p) for p in settings.issuers)
+
+    def matches(self, issuer: str, tenant_id: object) -> bool:
+        return any(entra.match_issuer(p, issuer, tenant_id) for p in self._patterns)
+
+    def verify(self, parsed: ParsedToken, now: float) -> VerifiedToken:
+        header, claims = parsed.header, parsed.claims
+        settings = self.settings
+        alg = header["alg"]
+        if alg not in settings.algorithms:
+            raise UnsupportedAlgorithmError(
+                "the token's algorithm is not allowed", actual=alg, expected=sorted(settings.algorithms)
+            )
+        issuer: str = claims["iss"]
+        tenant_id = claims.get("tid")
+        self._check_tenant(tenant_id)
+        key = self.keys.get(header["kid"])
+        problem = key.accepts(alg)
+        if problem is not None:
+            raise KeyMismatchError(problem, actual=alg, expected=key.alg or key.kty)
+        if not entra.key_may_sign(key.issuer, issuer, tenant_id):
+            raise KeyMismatchError(
+                "the signing key belongs to another issuer", actual=issuer, expected=key.issuer
+            )
+        if not key.verify(alg, parsed.signing_input, parsed.signature):
+            raise InvalidSignatureError("the signature does not verify with the issuer's key", actual=key.kid)
+        expires_at = self._check_times(claims, now)
+        self._check_audience(claims)
+        return VerifiedToken(header, claims, key, expires_at)
+
+    def _check_tenant(self, tenant_id: object) -> None:
+        allowed = self.settings.allowed_tenants
+        if allowed is None:
+            return
+        if tenant_id is None:
+            raise MissingClaimError("the token has no tid claim, and ALLOWED_TENANTS is set", expected="tid")
+        if not isinstance(tenant_id, str) or tenant_id.lower() not in allowed:
+            raise TenantNotAllowedError(
+                "the token's tenant is not in ALLOWED_TENANTS", actual=tenant_id, expected=sorted(allowed)
+            )
+
+    def _check_times(self, claims: dict[str, Any], now: float) -> float:
+        skew = self.settings.clock_skew
+        exp = _numeric_date(claims, "exp")
+        if exp is None:
+            raise MissingClaimError("the token has no exp claim", expected="exp")
+        if now >= exp + skew:
+            raise TokenExpiredError(
+                f"the token expired {int(now - exp)} s ago", actual=int(exp), expected=f">= {int(now)} - {skew} s"
+            )
+        nbf = _numeric_date(claims, "nbf")
+        if nbf is not None and nbf > now + skew:
+            raise TokenNotYetValidError(
+                f"the token is not valid for another {int(nbf - now)} s", actual=int(nbf), expected=f"<= {int(now)}"
+            )
+        iat = _numeric_date(claims, "iat")
+        if iat is not None and iat > now + skew:
+            raise TokenIssuedInFutureError(
+                f"the token claims to be issued {int(iat - now)} s in the future", actual=int(iat)
+            )
+        return exp + skew
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        aud = claims.get("aud")
+        if aud is None:
+            raise MissingClaimError("the token has no aud claim", expected="aud")
+        if isinstance(aud, str):
+            audiences = [aud]
+        elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+            audiences = aud
+        else:
+            raise InvalidClaimError("aud must be a string or a list of strings", actual=type(aud).__name__)
+        expected = self.settings.audiences
+        if any(a in expected for a in audiences):
+            return
+        if any(a in GRAPH_AUDIENCES for a in audiences):
+            raise GraphTokenError(
+                "this token was issued for Microsoft Graph, not for this API: request a token with "
+                "this API's scope (api://<client-id>/.default or a scope it exposes)",
+                actual=aud,
+                expected=sorted(expected),
+            )
+        raise WrongAudienceError("the token is for another audience", actual=aud, expected=sorted(expected))
+
+
+class Verifier:
+    """Parses once, picks the configured issuer the token names, and lets it verify the rest."""
+
+    def __init__(
+        self,
+        issuers: list[IssuerVerifier],
+        max_token_bytes: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.issuers = issuers
+        self.max_token_bytes = max_token_bytes
+        self._clock = clock
+
+    def parse(self, token: str) -> ParsedToken:
+        """Parse and check the header; everything here costs no key lookup."""
+        parsed = parse_token(token, self.max_token_bytes)
+        header = parsed.header
+        alg = header.get("alg")
+        if not isinstance(alg, str):
+            raise MalformedTokenError("the header has no alg", expected="alg")
+        if "crit" in header:
+            raise UnsupportedCriticalHeaderError(
+                "the token lists critical extensions this authorizer does not implement",
+                actual=header.get("crit"),
+            )
+        if "nonce" in header:
+            raise GraphTokenError(
+                "the header carries a nonce: this is a Microsoft Graph token, which only Graph can "
+                "verify; request a token with this API's scope instead",
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_CHARS:
+            raise MalformedTokenError("the header needs a kid (a short string) to choose the key", expected="kid")
+        return parsed
+
+    def select(self, parsed: ParsedToken) -> IssuerVerifier:
+        """The configured issuer this token claims; refuses unknown issuers without any fetch."""
+        claims = parsed.claims
+        issuer = claims.get("iss")
+        if issuer is None:
+            raise MissingClaimError("the token has no iss claim", expected="iss")
+        if not isinstance(issuer, str):
+            raise InvalidClaimError("iss must be a string", actual=type(issuer).__name__)
+        tenant_id = claims.get("tid")
+        for candidate in self.issuers:
+            if candidate.matches(issuer, tenant_id):
+                return candidate
+        configured = [p for v in self.issuers for p in v.settings.issuers]
+        if any(entra.is_template(p) for p in configured) and "tid" not in claims:
+            raise MissingClaimError("the issuer is a tenant template, but the token has no tid", expected="tid")
+        raise WrongIssuerError("the token's issuer is not a configured issuer", actual=issuer, expected=configured)
+
+    def verify(self, token: str) -> VerifiedToken:
+        parsed = self.parse(token)
+        return self.select(parsed).verify(parsed, self._clock())
