@@ -68,7 +68,14 @@ def jwks(*pairs: KeyPair) -> dict[str, Any]:
 
 def claims(issuer: str, audience: str | list[str] = "api://test", lifetime: int = 600, **extra: Any) -> dict[str, Any]:
     now = int(time.time())
-    out: dict[str, Any] = {"iss": issuer, "aud": audience, "iat": now, "nbf": now, "exp": now + lifetime, "sub": "user-1"}
+    out: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "sub": "user-1",
+    }
     out.update(extra)
     return {k: v for k, v in out.items() if v is not None}
 
@@ -93,7 +100,7 @@ class IdentityProvider:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def do_GET(self) -> None:
@@ -145,3 +152,167 @@ def env_for(provider: IdentityProvider, **overrides: str) -> dict[str, str]:
     env = {"ISSUER": provider.issuer, "AUDIENCE": "api://test", "JWKS_PREFETCH": "false"}
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
+
+
+# ----- the Lambda side ------------------------------------------------------------------------------
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+API_ID = "abcdef1234"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes Powertools reads from the real Lambda context object."""
+
+    function_name: str = "jwt-authorizer-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:jwt-authorizer-test"
+    aws_request_id: str = "req-0001"
+
+
+def rest_token_event(
+    token: str | None,
+    *,
+    path: str = "orders/42",
+    method: str = "GET",
+    stage: str = "prod",
+    partition: str = "aws",
+    scheme: str = "Bearer ",
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "TOKEN",
+        "methodArn": f"arn:{partition}:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{stage}/{method}/{path}",
+    }
+    if token is not None:
+        event["authorizationToken"] = f"{scheme}{token}"
+    return event
+
+
+def rest_request_event(
+    headers: dict[str, str],
+    *,
+    path: str = "/orders/42",
+    method: str = "GET",
+    resource: str = "/orders/{id}",
+    stage: str = "prod",
+    multi: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{stage}/{method}{path}",
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": multi if multi is not None else {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {},
+        "pathParameters": {"id": path.rsplit("/", 1)[-1]},
+        "stageVariables": {},
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "stage": stage,
+            "httpMethod": method,
+            "resourcePath": resource,
+            "path": f"/{stage}{path}",
+            "requestId": "r-1",
+        },
+    }
+
+
+def http_v1_event(token: str, *, path: str = "/orders/42", method: str = "GET") -> dict[str, Any]:
+    event = rest_request_event({"Authorization": f"Bearer {token}"}, path=path, method=method, stage="$default")
+    event.update({"version": "1.0", "identitySource": f"Bearer {token}", "authorizationToken": f"Bearer {token}"})
+    return event
+
+
+def http_v2_event(
+    token: str | None, *, path: str = "/orders/42", method: str = "GET", route_key: str = "GET /orders/{id}"
+) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {token}"} if token is not None else {}
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/$default/{method}{path}",
+        "identitySource": [f"Bearer {token}"] if token is not None else [],
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": "",
+        "cookies": [],
+        "headers": headers,
+        "queryStringParameters": {},
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "stage": "$default",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "test",
+            },
+            "requestId": "r-2",
+            "routeKey": route_key,
+        },
+        "pathParameters": {"id": path.rsplit("/", 1)[-1]},
+        "stageVariables": {},
+    }
+
+
+def websocket_connect_event(
+    token: str | None, *, header: str | None = None, parameter: str = "access_token"
+) -> dict[str, Any]:
+    headers = {"Host": "abcdef1234.execute-api.eu-west-1.amazonaws.com"}
+    if header is not None:
+        headers["Authorization"] = header
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/prod/$connect",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {parameter: token} if token is not None else {},
+        "stageVariables": {},
+        "requestContext": {
+            "routeKey": "$connect",
+            "eventType": "CONNECT",
+            "stage": "prod",
+            "connectionId": "c-1",
+            "apiId": API_ID,
+            "requestId": "r-3",
+        },
+    }
+
+
+# ----- helpers for the key cache and HTTP fault tests ---------------------------------------------
+
+
+class ManualClock:
+    """A monotonic clock that moves only when a test says so: cache windows without sleeping."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def stop_quickly(provider: IdentityProvider) -> None:
+    """Close a loopback server without waiting out ``serve_forever``'s half-second poll."""
+    import socket
+
+    stopper = threading.Thread(target=provider.server.shutdown, daemon=True)
+    stopper.start()
+    host, port = provider.server.server_address[:2]
+    while stopper.is_alive():
+        # A connection wakes the server's select(), so it sees the shutdown request at once.
+        try:
+            socket.create_connection((str(host), int(port)), timeout=0.5).close()
+        except OSError:
+            pass
+        stopper.join(0.01)
+    provider.server.server_close()

@@ -85,9 +85,7 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def _number(
-    env: Mapping[str, str], name: str, default: float, low: float, high: float, *, integer: bool
-) -> Any:
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, *, integer: bool) -> Any:
     raw = _get(env, name)
     if raw is None:
         return default
@@ -277,21 +275,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         "max_token_bytes": _number(
             env, c.MAX_TOKEN_BYTES_ENV, c.DEFAULT_MAX_TOKEN_BYTES, 512, 1024 * 1024, integer=True
         ),
-        "jwks_max_age": _number(
-            env, c.JWKS_MAX_AGE_ENV, c.DEFAULT_JWKS_MAX_AGE_SECONDS, 60, 7 * 86400, integer=True
-        ),
-        "jwks_penalty": _number(
-            env, c.JWKS_PENALTY_ENV, c.DEFAULT_JWKS_PENALTY_SECONDS, 0, 3600, integer=True
-        ),
+        "jwks_max_age": _number(env, c.JWKS_MAX_AGE_ENV, c.DEFAULT_JWKS_MAX_AGE_SECONDS, 60, 7 * 86400, integer=True),
+        "jwks_penalty": _number(env, c.JWKS_PENALTY_ENV, c.DEFAULT_JWKS_PENALTY_SECONDS, 0, 3600, integer=True),
         "jwks_stale": _number(env, c.JWKS_STALE_ENV, c.DEFAULT_JWKS_STALE_SECONDS, 0, 7 * 86400, integer=True),
         "jwks_retry": _number(env, c.JWKS_RETRY_ENV, c.DEFAULT_JWKS_RETRY_SECONDS, 0, 3600, integer=True),
         "jwks_prefetch": _bool(env, c.JWKS_PREFETCH_ENV, True),
         "http_connect_timeout": _number(
             env, c.HTTP_CONNECT_TIMEOUT_ENV, c.DEFAULT_HTTP_CONNECT_TIMEOUT_SECONDS, 0.05, 5, integer=False
         ),
-        "http_timeout": _number(
-            env, c.HTTP_TIMEOUT_ENV, c.DEFAULT_HTTP_TIMEOUT_SECONDS, 0.05, 8, integer=False
-        ),
+        "http_timeout": _number(env, c.HTTP_TIMEOUT_ENV, c.DEFAULT_HTTP_TIMEOUT_SECONDS, 0.05, 8, integer=False),
         "http_max_bytes": _number(
             env, c.HTTP_MAX_BYTES_ENV, c.DEFAULT_HTTP_MAX_BYTES, 1024, 10 * 1024 * 1024, integer=True
         ),

@@ -82,7 +82,7 @@ class TokenRejected(JwtAuthorizerError):
 
     def details(self) -> dict[str, Any]:
         """The log-safe description of this rejection."""
-        out: dict[str, Any] = {"reason": str(self.reason), "message": self.message}
+        out: dict[str, Any] = {"reason": str(self.reason), "detail": self.message}
         if self.actual is not None:
             out["actual"] = self.actual
         if self.expected is not None:

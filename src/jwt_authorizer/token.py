@@ -72,9 +72,7 @@ class ParsedToken:
 def parse_token(token: str, max_bytes: int) -> ParsedToken:
     """Split and decode a compact JWS, or raise ``MalformedTokenError``/``TokenTooLargeError``."""
     if len(token) > max_bytes:
-        raise TokenTooLargeError(
-            "the token is larger than MAX_TOKEN_BYTES", actual=len(token), expected=max_bytes
-        )
+        raise TokenTooLargeError("the token is larger than MAX_TOKEN_BYTES", actual=len(token), expected=max_bytes)
     match = _COMPACT_JWS.fullmatch(token)
     if match is None:
         segments = token.count(".") + 1

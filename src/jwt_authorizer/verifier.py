@@ -88,9 +88,7 @@ class IssuerVerifier:
         if problem is not None:
             raise KeyMismatchError(problem, actual=alg, expected=key.alg or key.kty)
         if not entra.key_may_sign(key.issuer, issuer, tenant_id):
-            raise KeyMismatchError(
-                "the signing key belongs to another issuer", actual=issuer, expected=key.issuer
-            )
+            raise KeyMismatchError("the signing key belongs to another issuer", actual=issuer, expected=key.issuer)
         if not key.verify(alg, parsed.signing_input, parsed.signature):
             raise InvalidSignatureError("the signature does not verify with the issuer's key", actual=key.kid)
         expires_at = self._check_times(claims, now)
@@ -165,6 +163,9 @@ class Verifier:
         self.max_token_bytes = max_token_bytes
         self._clock = clock
 
+    def now(self) -> float:
+        return self._clock()
+
     def parse(self, token: str) -> ParsedToken:
         """Parse and check the header; everything here costs no key lookup."""
         parsed = parse_token(token, self.max_token_bytes)
@@ -206,4 +207,4 @@ class Verifier:
 
     def verify(self, token: str) -> VerifiedToken:
         parsed = self.parse(token)
-        return self.select(parsed).verify(parsed, self._clock())
+        return self.select(parsed).verify(parsed, self.now())

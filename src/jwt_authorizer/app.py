@@ -1,0 +1,70 @@
+"""The Lambda entry point: wiring only, and the one place errors become API Gateway outcomes.
+
+Everything expensive (configuration, key cache, HTTP pool, rules) is built once per container at
+import time and reused by every warm invocation.
+
+Outcomes, per API Gateway's authorizer contract:
+
+* ``TokenRejected`` -> raise ``Unauthorized`` (message exactly ``Unauthorized``: 401, not cached);
+* authenticated, route not granted -> a policy without this route, or ``isAuthorized: false``
+  (403);
+* ``KeySourceUnavailable`` or anything unexpected -> raise another error (500, not cached as a
+  deny, the client may retry).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .authorizer import Authorizer
+from .config import load_settings
+from .exceptions import KeySourceUnavailable, TokenRejected
+from .factory import build_verifier
+from .observability import Observability, TracedKeyProvider, tracing_enabled
+
+
+class Unauthorized(Exception):
+    """API Gateway maps exactly this message to 401."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+class AuthorizerUnavailable(Exception):
+    """Any message but ``Unauthorized`` makes API Gateway answer 500 and cache nothing."""
+
+
+SETTINGS = load_settings()
+OBSERVABILITY = Observability(SETTINGS)
+logger = OBSERVABILITY.logger
+VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.key_event)
+if tracing_enabled():
+    for _issuer in VERIFIER.issuers:
+        _issuer.keys.provider = TracedKeyProvider(_issuer.keys.provider, SETTINGS.service_name)
+AUTHORIZER = Authorizer(SETTINGS, VERIFIER)
+if SETTINGS.jwks_prefetch:
+    for _issuer in VERIFIER.issuers:
+        _issuer.keys.prefetch()
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        decision = AUTHORIZER.decide(event)
+    except TokenRejected as exc:
+        fields = {**getattr(exc, "log_fields", {}), **exc.details()}
+        OBSERVABILITY.decision("unauthorized", str(exc.reason), fields)
+        raise Unauthorized from None
+    except KeySourceUnavailable as exc:
+        fields = {**getattr(exc, "log_fields", {}), "detail": exc.message}
+        OBSERVABILITY.decision("error", str(exc.reason), fields, level="error")
+        raise AuthorizerUnavailable("Key source unavailable; retry later") from None
+    except Exception as exc:
+        fields = {**getattr(exc, "log_fields", {}), "error_type": type(exc).__name__}
+        OBSERVABILITY.decision("error", "internal_error", fields, level="error")
+        raise AuthorizerUnavailable("Internal authorizer error") from None
+    response = AUTHORIZER.respond(decision)
+    outcome = "allow" if decision.permitted else "deny"
+    reason = "granted" if decision.permitted else "route_not_permitted"
+    OBSERVABILITY.decision(outcome, reason, decision.fields, level="info" if decision.permitted else "warning")
+    return response

@@ -1,0 +1,170 @@
+"""Reading an API Gateway authorizer event: which API it is, where the token is, which route.
+
+API Gateway sends five shapes (REST TOKEN, REST REQUEST, HTTP API 1.0 and 2.0, WebSocket
+``$connect``) that differ in where the token and the route live. They are read through
+Powertools' data classes, and only the keys each shape really has are touched: a REST REQUEST
+event has no ``version`` or ``identitySource``. Nothing here trusts the token; it only finds it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerTokenEvent,
+)
+
+from .exceptions import MalformedAuthorizationError, MissingTokenError
+
+# RFC 6750 section 2.1: "Bearer" (any case), one space, one b64token, nothing else.
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9\-._~+/]+=*)")
+_RAW_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_ARN = re.compile(
+    r"arn:(?P<partition>[^:]+):execute-api:(?P<region>[^:]*):(?P<account>[^:]*):"
+    r"(?P<api>[^/]+)/(?P<stage>[^/]+)(?:/(?P<rest>.*))?"
+)
+
+
+class EventKind(StrEnum):
+    REST_TOKEN = "rest_token"
+    REST_REQUEST = "rest_request"
+    HTTP_V1 = "http_v1"
+    HTTP_V2 = "http_v2"
+    WEBSOCKET = "websocket"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteArn:
+    """The parts of a methodArn/routeArn; ``valid`` is False for ARNs we could not read."""
+
+    raw: str
+    partition: str = "aws"
+    region: str = ""
+    account: str = ""
+    api_id: str = ""
+    stage: str = ""
+    method: str = ""
+    path: str = ""
+    valid: bool = False
+
+    @property
+    def stage_prefix(self) -> str:
+        """``arn:...:api/stage`` — every route of the stage lies under it."""
+        return f"arn:{self.partition}:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    kind: EventKind
+    token: str
+    route: RouteArn
+    http_method: str
+    path: str
+
+
+def parse_arn(arn: str, *, websocket: bool = False) -> RouteArn:
+    """Read an execute-api ARN without trusting its shape (emulators send odd ones)."""
+    match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if match is None:
+        return RouteArn(raw=arn if isinstance(arn, str) else "")
+    rest = match["rest"] or ""
+    if websocket:
+        method, path = "", rest
+    else:
+        method, _, path = rest.partition("/")
+    return RouteArn(
+        raw=arn,
+        partition=match["partition"],
+        region=match["region"],
+        account=match["account"],
+        api_id=match["api"],
+        stage=match["stage"],
+        method=method,
+        path="/" + path,
+        valid=True,
+    )
+
+
+def bearer_token(value: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` value, or a typed authentication failure."""
+    if value is None or not value.strip():
+        raise MissingTokenError("no Authorization header (or it is empty)")
+    match = _BEARER.fullmatch(value.strip(" "))
+    if match is None:
+        scheme = value.strip().split(" ", 1)[0][:20]
+        if scheme.lower() != "bearer":
+            raise MalformedAuthorizationError("the Authorization scheme is not Bearer", actual=scheme)
+        raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
+    return match.group(1)
+
+
+def _header(headers: dict[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _single_header(event: dict[str, Any], name: str) -> str | None:
+    """The header's one value; two values for Authorization is an ambiguity we refuse."""
+    multi = event.get("multiValueHeaders") or {}
+    values = _header(multi, name)
+    if isinstance(values, list) and len(values) > 1:
+        raise MalformedAuthorizationError(f"{len(values)} {name} headers; exactly one is allowed")
+    value = _header(event.get("headers"), name)
+    return value if isinstance(value, str) else None
+
+
+def read_request(event: dict[str, Any], websocket_query_parameter: str) -> AuthorizationRequest:
+    """Classify the event and find its token; raises ``TokenRejected`` subclasses for bad input."""
+    if not isinstance(event, dict):
+        raise MissingTokenError("the event is not an object")
+    try:
+        return _read(event, websocket_query_parameter)
+    except (KeyError, TypeError, AttributeError) as exc:
+        # An event without the keys its type promises (an emulator, a test console): no token.
+        raise MissingTokenError(f"the event lacks {exc!s:.40}; no token can be read") from None
+
+
+def _read(event: dict[str, Any], websocket_query_parameter: str) -> AuthorizationRequest:
+    if event.get("type") == "TOKEN":
+        token_event = APIGatewayAuthorizerTokenEvent(event)
+        route = parse_arn(token_event.method_arn)
+        token = bearer_token(event.get("authorizationToken"))
+        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, route.method, route.path)
+    if event.get("version") == "2.0":
+        v2 = APIGatewayAuthorizerEventV2(event)
+        route = parse_arn(v2.route_arn)
+        token = bearer_token(_header(v2.headers, "authorization"))
+        http = (event.get("requestContext") or {}).get("http") or {}
+        method = http.get("method") or route.method
+        return AuthorizationRequest(EventKind.HTTP_V2, token, route, method, event.get("rawPath") or route.path)
+    request = APIGatewayAuthorizerRequestEvent(event)
+    method_arn = request.method_arn
+    context = event.get("requestContext") or {}
+    if context.get("eventType") == "CONNECT" or method_arn.endswith("/$connect"):
+        route = parse_arn(method_arn, websocket=True)
+        header = _single_header(event, "Authorization")
+        if header is not None:
+            token = bearer_token(header)
+        else:
+            raw = (event.get("queryStringParameters") or {}).get(websocket_query_parameter)
+            if not raw:
+                raise MissingTokenError(f"no Authorization header and no {websocket_query_parameter!r} query parameter")
+            if not isinstance(raw, str) or _RAW_TOKEN.fullmatch(raw) is None:
+                raise MalformedAuthorizationError("the query-string token has characters outside a token")
+            token = raw
+        return AuthorizationRequest(EventKind.WEBSOCKET, token, route, "", route.path)
+    route = parse_arn(method_arn)
+    token = bearer_token(_single_header(event, "Authorization"))
+    kind = EventKind.HTTP_V1 if event.get("version") == "1.0" else EventKind.REST_REQUEST
+    method = event.get("httpMethod") or route.method
+    return AuthorizationRequest(kind, token, route, method, event.get("path") or route.path)
