@@ -41,7 +41,7 @@ VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.key_event)
 if tracing_enabled():
     for _issuer in VERIFIER.issuers:
         _issuer.keys.provider = TracedKeyProvider(_issuer.keys.provider, SETTINGS.service_name)
-AUTHORIZER = Authorizer(SETTINGS, VERIFIER)
+AUTHORIZER = Authorizer(SETTINGS, VERIFIER, SETTINGS.route_rules)
 if SETTINGS.jwks_prefetch:
     for _issuer in VERIFIER.issuers:
         _issuer.keys.prefetch()

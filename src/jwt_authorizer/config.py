@@ -20,6 +20,7 @@ from . import entra
 from .exceptions import ConfigurationError
 from .jwks import is_secure_url
 from .keys import KeySet, UnusableKey, parse_jwks
+from .rules import RouteRules, load_rules
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -61,7 +62,7 @@ class Settings:
     context_claims: tuple[str, ...]
     http_api_response: str
     websocket_query_parameter: str
-    route_rules: Any
+    route_rules: RouteRules | None
     route_default: str
     service_name: str
     metrics_namespace: str
@@ -291,7 +292,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         "context_claims": _list(env, c.CONTEXT_CLAIMS_ENV) or c.DEFAULT_CONTEXT_CLAIMS,
         "http_api_response": http_api_response,
         "websocket_query_parameter": _get(env, c.WEBSOCKET_TOKEN_QUERY_ENV) or c.DEFAULT_WEBSOCKET_TOKEN_QUERY,
-        "route_rules": None,
+        "route_rules": load_rules(env, route_default),
         "route_default": route_default,
         "service_name": _get(env, c.SERVICE_NAME_ENV) or c.DEFAULT_SERVICE_NAME,
         "metrics_namespace": _get(env, c.METRICS_NAMESPACE_ENV) or c.DEFAULT_METRICS_NAMESPACE,
