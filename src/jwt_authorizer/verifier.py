@@ -73,29 +73,40 @@ class IssuerVerifier:
         return any(entra.match_issuer(p, issuer, tenant_id) for p in self._patterns)
 
     def verify(self, parsed: ParsedToken, now: float) -> VerifiedToken:
-        header, claims = parsed.header, parsed.claims
-        settings = self.settings
-        alg = header["alg"]
-        if alg not in settings.algorithms:
+        """Every check, in order; the token doctor calls the same steps one by one."""
+        self.check_algorithm(parsed)
+        self.check_tenant(parsed.claims)
+        key = self.keys.get(parsed.header["kid"])
+        self.check_key(parsed, key)
+        self.check_signature(parsed, key)
+        expires_at = self.check_times(parsed.claims, now)
+        self.check_audience(parsed.claims)
+        return VerifiedToken(parsed.header, parsed.claims, key, expires_at)
+
+    def check_algorithm(self, parsed: ParsedToken) -> None:
+        alg = parsed.header["alg"]
+        if alg not in self.settings.algorithms:
             raise UnsupportedAlgorithmError(
-                "the token's algorithm is not allowed", actual=alg, expected=sorted(settings.algorithms)
+                "the token's algorithm is not allowed", actual=alg, expected=sorted(self.settings.algorithms)
             )
-        issuer: str = claims["iss"]
-        tenant_id = claims.get("tid")
-        self._check_tenant(tenant_id)
-        key = self.keys.get(header["kid"])
+
+    def check_key(self, parsed: ParsedToken, key: SigningKey) -> None:
+        """The JWK must fit the token: type, declared algorithm, curve, and its own issuer member."""
+        alg = parsed.header["alg"]
         problem = key.accepts(alg)
         if problem is not None:
             raise KeyMismatchError(problem, actual=alg, expected=key.alg or key.kty)
-        if not entra.key_may_sign(key.issuer, issuer, tenant_id):
+        issuer = parsed.claims["iss"]
+        if not entra.key_may_sign(key.issuer, issuer, parsed.claims.get("tid")):
             raise KeyMismatchError("the signing key belongs to another issuer", actual=issuer, expected=key.issuer)
-        if not key.verify(alg, parsed.signing_input, parsed.signature):
-            raise InvalidSignatureError("the signature does not verify with the issuer's key", actual=key.kid)
-        expires_at = self._check_times(claims, now)
-        self._check_audience(claims)
-        return VerifiedToken(header, claims, key, expires_at)
 
-    def _check_tenant(self, tenant_id: object) -> None:
+    @staticmethod
+    def check_signature(parsed: ParsedToken, key: SigningKey) -> None:
+        if not key.verify(parsed.header["alg"], parsed.signing_input, parsed.signature):
+            raise InvalidSignatureError("the signature does not verify with the issuer's key", actual=key.kid)
+
+    def check_tenant(self, claims: dict[str, Any]) -> None:
+        tenant_id = claims.get("tid")
         allowed = self.settings.allowed_tenants
         if allowed is None:
             return
@@ -106,7 +117,7 @@ class IssuerVerifier:
                 "the token's tenant is not in ALLOWED_TENANTS", actual=tenant_id, expected=sorted(allowed)
             )
 
-    def _check_times(self, claims: dict[str, Any], now: float) -> float:
+    def check_times(self, claims: dict[str, Any], now: float) -> float:
         skew = self.settings.clock_skew
         exp = _numeric_date(claims, "exp")
         if exp is None:
@@ -127,7 +138,7 @@ class IssuerVerifier:
             )
         return exp + skew
 
-    def _check_audience(self, claims: dict[str, Any]) -> None:
+    def check_audience(self, claims: dict[str, Any]) -> None:
         aud = claims.get("aud")
         if aud is None:
             raise MissingClaimError("the token has no aud claim", expected="aud")
