@@ -19,7 +19,7 @@ from typing import Any
 from .authorizer import Authorizer
 from .config import load_settings
 from .exceptions import KeySourceUnavailable, TokenRejected
-from .factory import build_verifier
+from .factory import build_verifier, prefetch_all
 from .observability import Observability, TracedKeyProvider, tracing_enabled
 
 
@@ -41,10 +41,9 @@ VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.key_event)
 if tracing_enabled():
     for _issuer in VERIFIER.issuers:
         _issuer.keys.provider = TracedKeyProvider(_issuer.keys.provider, SETTINGS.service_name)
-AUTHORIZER = Authorizer(SETTINGS, VERIFIER, SETTINGS.route_rules)
+AUTHORIZER = Authorizer(SETTINGS, VERIFIER)
 if SETTINGS.jwks_prefetch:
-    for _issuer in VERIFIER.issuers:
-        _issuer.keys.prefetch()
+    prefetch_all(VERIFIER, timeout=SETTINGS.http_timeout + SETTINGS.http_connect_timeout)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

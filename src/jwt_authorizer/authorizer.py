@@ -14,7 +14,6 @@ from .identity import context_of, principal_of
 from .incoming import AuthorizationRequest, EventKind, read_request
 from .responses import iam_policy, simple_response
 from .routes import ALLOW_ALL, Grant
-from .rules import RouteRules
 from .token import ParsedToken
 from .verifier import VerifiedToken, Verifier
 
@@ -50,12 +49,11 @@ class Decision:
 
 
 class Authorizer:
-    """Holds the warm state (verifier, key caches, rules) shared by every invocation."""
+    """Holds the warm state (verifier, key caches, per-issuer rules) shared by every invocation."""
 
-    def __init__(self, settings: Settings, verifier: Verifier, rules: RouteRules | None = None) -> None:
+    def __init__(self, settings: Settings, verifier: Verifier) -> None:
         self.settings = settings
         self.verifier = verifier
-        self.rules = rules
 
     def decide(self, event: dict[str, Any]) -> Decision:
         """Verify the event's token and apply the route rules.
@@ -67,17 +65,19 @@ class Authorizer:
         try:
             request = read_request(event, self.settings.websocket_query_parameter)
             parsed = self.verifier.parse(request.token)
-            verified = self.verifier.select(parsed).verify(parsed, self.verifier.now())
-            principal_id, principal_claim = principal_of(verified.claims, self.settings.principal_claims)
+            issuer = self.verifier.select(parsed)
+            verified = issuer.verify(parsed, self.verifier.now())
+            principal_id, principal_claim = principal_of(verified.claims, issuer.settings.principal_claims)
         except Exception as exc:
             # The handler logs the failure; it needs to know which token it was about.
             exc.log_fields = log_fields(parsed, request)  # type: ignore[attr-defined]
             raise
-        grant = self.rules.grant_for(verified.claims) if self.rules is not None else ALLOW_ALL
+        rules = issuer.settings.route_rules
+        grant = rules.grant_for(verified.claims) if rules is not None else ALLOW_ALL
         permitted = grant.permits(request.http_method, request.path)
         fields = log_fields(parsed, request)
         fields["principal_claim"] = principal_claim
-        context = context_of(verified.claims, self.settings.context_claims)
+        context = context_of(verified.claims, issuer.settings.context_claims)
         return Decision(request, verified, principal_id, grant, permitted, context, fields)
 
     def respond(self, decision: Decision) -> dict[str, Any]:

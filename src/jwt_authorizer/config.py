@@ -18,6 +18,7 @@ from typing import Any
 from . import constants as c
 from . import entra
 from .exceptions import ConfigurationError
+from .issuers import load_issuers
 from .jwks import is_secure_url
 from .keys import KeySet, UnusableKey, parse_jwks
 from .rules import RouteRules, load_rules
@@ -38,17 +39,21 @@ class IssuerSettings:
     discovery_url: str | None
     static_keys: KeySet | None
     static_keys_origin: str | None
+    principal_claims: tuple[str, ...] = c.DEFAULT_PRINCIPAL_CLAIMS
+    context_claims: tuple[str, ...] = c.DEFAULT_CONTEXT_CLAIMS
+    route_rules: RouteRules | None = None
+    name: str = ""
 
     @property
-    def name(self) -> str:
-        return self.issuers[0]
+    def label(self) -> str:
+        return self.name or self.issuers[0]
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration of one function instance."""
 
-    issuer: IssuerSettings
+    issuers: tuple[IssuerSettings, ...]
     max_token_bytes: int
     jwks_max_age: int
     jwks_penalty: int
@@ -58,14 +63,15 @@ class Settings:
     http_connect_timeout: float
     http_timeout: float
     http_max_bytes: int
-    principal_claims: tuple[str, ...]
-    context_claims: tuple[str, ...]
     http_api_response: str
     websocket_query_parameter: str
-    route_rules: RouteRules | None
-    route_default: str
     service_name: str
     metrics_namespace: str
+
+    @property
+    def issuer(self) -> IssuerSettings:
+        """The first (in the single-issuer configuration, the only) issuer."""
+        return self.issuers[0]
 
 
 # ----- small typed readers ------------------------------------------------------------------------
@@ -227,7 +233,15 @@ def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
     return key_set, origin
 
 
-def _issuer_settings(env: Mapping[str, str]) -> IssuerSettings:
+def _route_default(env: Mapping[str, str]) -> str:
+    route_default = (_get(env, c.ROUTE_DEFAULT_ENV) or "deny").lower()
+    if route_default not in {"deny", "allow"}:
+        raise ConfigurationError(c.ROUTE_DEFAULT_ENV, f"{route_default!r} is not a decision", "use deny or allow")
+    return route_default
+
+
+def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
+    """One issuer from variables named as in the single-issuer configuration."""
     issuers = _issuers(env)
     audiences = _list(env, c.AUDIENCE_ENV)
     if not audiences:
@@ -257,6 +271,10 @@ def _issuer_settings(env: Mapping[str, str]) -> IssuerSettings:
         discovery_url=discovery_url if jwks_uri is None else None,
         static_keys=static_keys,
         static_keys_origin=static_origin,
+        principal_claims=_list(env, c.PRINCIPAL_CLAIM_ENV) or c.DEFAULT_PRINCIPAL_CLAIMS,
+        context_claims=_list(env, c.CONTEXT_CLAIMS_ENV) or c.DEFAULT_CONTEXT_CLAIMS,
+        route_rules=load_rules(env, _route_default(env)),
+        name=name,
     )
 
 
@@ -268,11 +286,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigurationError(
             c.HTTP_API_RESPONSE_ENV, f"{http_api_response!r} is not a response form", "use simple or iam"
         )
-    route_default = (_get(env, c.ROUTE_DEFAULT_ENV) or "deny").lower()
-    if route_default not in {"deny", "allow"}:
-        raise ConfigurationError(c.ROUTE_DEFAULT_ENV, f"{route_default!r} is not a decision", "use deny or allow")
     values: dict[str, Any] = {
-        "issuer": _issuer_settings(env),
+        "issuers": load_issuers(env, issuer_settings),
         "max_token_bytes": _number(
             env, c.MAX_TOKEN_BYTES_ENV, c.DEFAULT_MAX_TOKEN_BYTES, 512, 1024 * 1024, integer=True
         ),
@@ -288,14 +303,25 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         "http_max_bytes": _number(
             env, c.HTTP_MAX_BYTES_ENV, c.DEFAULT_HTTP_MAX_BYTES, 1024, 10 * 1024 * 1024, integer=True
         ),
-        "principal_claims": _list(env, c.PRINCIPAL_CLAIM_ENV) or c.DEFAULT_PRINCIPAL_CLAIMS,
-        "context_claims": _list(env, c.CONTEXT_CLAIMS_ENV) or c.DEFAULT_CONTEXT_CLAIMS,
         "http_api_response": http_api_response,
         "websocket_query_parameter": _get(env, c.WEBSOCKET_TOKEN_QUERY_ENV) or c.DEFAULT_WEBSOCKET_TOKEN_QUERY,
-        "route_rules": load_rules(env, route_default),
-        "route_default": route_default,
         "service_name": _get(env, c.SERVICE_NAME_ENV) or c.DEFAULT_SERVICE_NAME,
         "metrics_namespace": _get(env, c.METRICS_NAMESPACE_ENV) or c.DEFAULT_METRICS_NAMESPACE,
     }
     values.update(overrides)
+    _refuse_shared_issuers(values["issuers"])
     return Settings(**values)
+
+
+def _refuse_shared_issuers(issuers: tuple[IssuerSettings, ...]) -> None:
+    """Two entries claiming one issuer would make the key (and rules) used depend on list order."""
+    seen: dict[str, str] = {}
+    for issuer in issuers:
+        for pattern in issuer.issuers:
+            if pattern in seen:
+                raise ConfigurationError(
+                    c.ISSUERS_ENV,
+                    f"the issuer {pattern!r} is configured by both {seen[pattern]!r} and {issuer.label!r}",
+                    "configure each issuer once; list several audiences in one entry instead",
+                )
+            seen[pattern] = issuer.label

@@ -16,6 +16,10 @@ ALLOWED_TENANTS_ENV: Final = "ALLOWED_TENANTS"
 CLOCK_SKEW_ENV: Final = "CLOCK_SKEW_SECONDS"
 MAX_TOKEN_BYTES_ENV: Final = "MAX_TOKEN_BYTES"
 
+# --- several issuers at once (JSON list; the single-issuer variables are the simple case) -------
+ISSUERS_ENV: Final = "ISSUERS"
+ISSUERS_FILE_ENV: Final = "ISSUERS_FILE"
+
 # --- where the keys come from ------------------------------------------------------------------
 JWKS_URI_ENV: Final = "JWKS_URI"
 DISCOVERY_URL_ENV: Final = "DISCOVERY_URL"

@@ -7,6 +7,7 @@ instead of patching modules.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -41,7 +42,7 @@ def build_verifier(
 ) -> Verifier:
     fetcher = fetcher or build_fetcher(settings)
     issuers = []
-    for issuer in (settings.issuer,):
+    for issuer in settings.issuers:
         cache = KeyCache(
             build_key_provider(issuer, fetcher),
             max_age=settings.jwks_max_age,
@@ -53,3 +54,27 @@ def build_verifier(
         )
         issuers.append(IssuerVerifier(issuer, cache))
     return Verifier(issuers, settings.max_token_bytes, clock=clock)
+
+
+def prefetch_all(verifier: Verifier, timeout: float) -> dict[str, bool]:
+    """Warm every issuer's key cache at cold start, in parallel, best effort.
+
+    An outage at init must not break the function: failures are reported, not raised, and the
+    first request will try again under the cache's retry rules. Threads that outlive ``timeout``
+    finish in the background (their fetch is bounded by the HTTP deadline anyway).
+    """
+    results: dict[str, bool] = {}
+    if len(verifier.issuers) == 1:
+        only = verifier.issuers[0]
+        return {only.settings.label: only.keys.prefetch()}
+
+    def run(issuer: IssuerVerifier) -> None:
+        results[issuer.settings.label] = issuer.keys.prefetch()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in verifier.issuers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return results
