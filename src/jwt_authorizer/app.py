@@ -46,24 +46,25 @@ if SETTINGS.jwks_prefetch:
     prefetch_all(VERIFIER, timeout=SETTINGS.http_timeout + SETTINGS.http_connect_timeout)
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         decision = AUTHORIZER.decide(event)
     except TokenRejected as exc:
         fields = {**getattr(exc, "log_fields", {}), **exc.details()}
-        OBSERVABILITY.decision("unauthorized", str(exc.reason), fields)
+        OBSERVABILITY.decision("unauthorized", exc.reason, fields, context)
         raise Unauthorized from None
     except KeySourceUnavailable as exc:
         fields = {**getattr(exc, "log_fields", {}), "detail": exc.message}
-        OBSERVABILITY.decision("error", str(exc.reason), fields, level="error")
+        OBSERVABILITY.decision("error", exc.reason, fields, context, level="error")
         raise AuthorizerUnavailable("Key source unavailable; retry later") from None
     except Exception as exc:
+        logger.exception("unexpected error", extra={"function_request_id": getattr(context, "aws_request_id", None)})
         fields = {**getattr(exc, "log_fields", {}), "error_type": type(exc).__name__}
-        OBSERVABILITY.decision("error", "internal_error", fields, level="error")
+        OBSERVABILITY.decision("error", "internal_error", fields, context, level="error")
         raise AuthorizerUnavailable("Internal authorizer error") from None
     response = AUTHORIZER.respond(decision)
-    outcome = "allow" if decision.permitted else "deny"
-    reason = "granted" if decision.permitted else "route_not_permitted"
-    OBSERVABILITY.decision(outcome, reason, decision.fields, level="info" if decision.permitted else "warning")
+    if decision.permitted:
+        OBSERVABILITY.decision("allow", "granted", decision.fields, context)
+    else:
+        OBSERVABILITY.decision("deny", "route_not_permitted", decision.fields, context, level="warning")
     return response
