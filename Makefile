@@ -34,8 +34,8 @@ lint: $(STAMP)  ## ruff, mypy, and the SAM template linters
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --template template.yaml
 
-invoke: $(STAMP)  ## run the authorizer on EVENT (default: REST TOKEN allow) with events/env.json
-	$(BIN)/python scripts/invoke.py --event $(EVENT) --env-file $(ENV_FILE)
+invoke: $(STAMP)  ## run the authorizer on EVENT (default: REST TOKEN allow) with events/env.json; SAM=1 uses sam local invoke
+	$(BIN)/python scripts/invoke.py --event $(EVENT) --env-file $(ENV_FILE) $(if $(SAM),--sam)
 
 events: $(STAMP)  ## re-mint the development tokens inside events/
 	$(BIN)/python scripts/make_events.py

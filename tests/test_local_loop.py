@@ -1,0 +1,112 @@
+"""The local loop of the README: events/ with events/env.json, `make invoke`, and the built package."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appload import cold_start
+from support import LambdaContext
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = sorted(p for p in (ROOT / "events").glob("*.json") if p.name != "env.json")
+ENV = {k: str(v) for k, v in json.loads((ROOT / "events" / "env.json").read_text())["AuthorizerFunction"].items()}
+REFUSED = ("expired", "wrong-audience", "graph-token", "no-bearer", "missing-token")
+
+
+def expected_outcome(name: str) -> str:
+    if any(word in name for word in REFUSED):
+        return "401"
+    assert "allow" in name, f"{name}: name each event after its outcome"
+    return "allow"
+
+
+@pytest.mark.parametrize("event_file", EVENTS, ids=lambda p: p.stem)
+def test_every_sample_event_gets_the_answer_its_name_promises(event_file: Path) -> None:
+    module = cold_start(ENV)
+    event: dict[str, Any] = json.loads(event_file.read_text())
+    if expected_outcome(event_file.stem) == "401":
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            module.lambda_handler(event, LambdaContext())
+        return
+    response = module.lambda_handler(event, LambdaContext())
+    if "isAuthorized" in response:
+        assert response["isAuthorized"] is True
+    else:
+        assert response["principalId"] == "dev-user"
+        statement = response["policyDocument"]["Statement"]
+        assert [s["Effect"] for s in statement] == ["Allow"]
+        assert statement[0]["Resource"][0].endswith("/*/*") or statement[0]["Resource"][0].endswith("/prod/*")
+
+
+def test_make_invoke_prints_allow_and_401() -> None:
+    script = [sys.executable, "scripts/invoke.py", "--env-file", "events/env.json"]
+    allow = subprocess.run(
+        [*script, "--event", "events/rest-token-allow.json"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    policy = json.loads(allow.stdout)
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert "passes the request on" in allow.stderr
+    expired = subprocess.run(
+        [*script, "--event", "events/rest-token-expired.json"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(expired.stdout)["errorMessage"] == "Unauthorized"
+    assert "answers 401" in expired.stderr
+
+
+@pytest.mark.slow
+def test_built_package_runs_on_its_own(tmp_path: Path) -> None:
+    """The Makefile's SAM build target, for this machine's platform, yields a complete package."""
+    arch = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}[platform.machine()]
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    artifacts = tmp_path / "artifact"
+    artifacts.mkdir()
+    build = subprocess.run(
+        [
+            "make",
+            "-s",
+            "build-AuthorizerFunction",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={sys.executable}",
+            f"LAMBDA_PLATFORM=manylinux2014_{arch}",
+            f"LAMBDA_PYTHON={version}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if build.returncode != 0 and "No matching distribution" in build.stderr + build.stdout:
+        pytest.skip(f"package index unreachable: {build.stderr[-300:]}")
+    assert build.returncode == 0, build.stderr[-2000:]
+    assert (artifacts / "jwt_authorizer" / "app.py").is_file()
+    assert not (artifacts / "events").exists(), "the development key must not be packaged"
+    probe = (
+        "import json, sys\n"
+        "sys.path[:0] = [sys.argv[1]]\n"
+        "import jwt_authorizer.app as app\n"
+        "assert app.__file__.startswith(sys.argv[1]), app.__file__\n"
+        "import jwt, cryptography, urllib3, aws_lambda_powertools\n"
+        "for m in (jwt, cryptography, urllib3, aws_lambda_powertools):\n"
+        "    assert m.__file__.startswith(sys.argv[1]), m.__file__\n"
+        "class C: function_name='f'; memory_limit_in_mb=128; invoked_function_arn='arn'; aws_request_id='r'\n"
+        "event = json.load(open(sys.argv[2]))\n"
+        "print(json.dumps(app.lambda_handler(event, C())))\n"
+    )
+    env = {**ENV, "PATH": "/usr/bin:/bin", "POWERTOOLS_TRACE_DISABLED": "true"}
+    run = subprocess.run(
+        [sys.executable, "-S", "-I", "-c", probe, str(artifacts), str(ROOT / "events" / "rest-token-allow.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    response = json.loads(run.stdout.strip().splitlines()[-1])
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
