@@ -46,7 +46,7 @@ class KeyServer:
         server_self = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def do_GET(self) -> None:
@@ -66,8 +66,17 @@ def mint(private: rsa.RSAPrivateKey, n: int, **overrides: Any) -> list[str]:
     now = int(time.time())
     tokens = []
     for i in range(n):
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": f"user-{i}", "iat": now, "nbf": now, "exp": now + 3600,
-                  "tid": "11111111-1111-1111-1111-111111111111", "scp": "orders.read", "jti": f"{i}-{now}"}
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": f"user-{i}",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "tid": "11111111-1111-1111-1111-111111111111",
+            "scp": "orders.read",
+            "jti": f"{i}-{now}",
+        }
         claims.update(overrides)
         tokens.append(jwt.encode(claims, private, algorithm="RS256", headers={"kid": KID}))
     return tokens
@@ -102,17 +111,25 @@ def in_process(rounds: int, batch: int) -> tuple[dict[str, float], int]:
     fresh = mint(private, total)
     fresh_for_peers = mint(private, total, sub="peer")
     bad_signature = [tamper(t) for t in mint(private, total, sub="forged")]
-    expired = mint(private, total, exp=int(time.time()) - 7200, iat=int(time.time()) - 10800,
-                   nbf=int(time.time()) - 10800)
+    expired = mint(
+        private, total, exp=int(time.time()) - 7200, iat=int(time.time()) - 10800, nbf=int(time.time()) - 10800
+    )
     repeated = fresh[0]
 
-    os.environ.update({"ISSUER": ISSUER, "AUDIENCE": AUDIENCE, "JWKS_URI": server.url.replace("http://", "http://"),
-                       "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_SERVICE_NAME": "bench"})
+    os.environ.update(
+        {
+            "ISSUER": ISSUER,
+            "AUDIENCE": AUDIENCE,
+            "JWKS_URI": server.url.replace("http://", "http://"),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "bench",
+        }
+    )
     # The function as deployed: logging and metrics on, written to a sink that costs what stdout costs.
     sink = open(os.devnull, "w")  # noqa: SIM115 - lives for the whole benchmark
     real_stdout, sys.stdout = sys.stdout, sink
     try:
-        import jwt_authorizer.app as app  # noqa: PLC0415 - imported after the environment is set
+        from jwt_authorizer import app
     finally:
         sys.stdout = real_stdout
 
@@ -132,9 +149,10 @@ def in_process(rounds: int, batch: int) -> tuple[dict[str, float], int]:
     def handler(token: str) -> None:
         sys.stdout = sink
         try:
-            app.lambda_handler({"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN},
-                               context)
-        except Exception as exc:  # noqa: BLE001 - rejections are part of the measurement
+            app.lambda_handler(
+                {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}, context
+            )
+        except Exception as exc:
             if str(exc) != "Unauthorized":
                 raise
         finally:
@@ -148,8 +166,9 @@ def in_process(rounds: int, batch: int) -> tuple[dict[str, float], int]:
         jwt.decode(token, key.key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
 
     cases: dict[str, Callable[[int], None]] = {
-        "floor: RSAPublicKey.verify": lambda i: public.verify(signature_bytes, signing_input, padding.PKCS1v15(),
-                                                              hashes.SHA256()),
+        "floor: RSAPublicKey.verify": lambda i: public.verify(
+            signature_bytes, signing_input, padding.PKCS1v15(), hashes.SHA256()
+        ),
         "handler, fresh valid token": lambda i: handler(fresh[i + 1]),
         "handler, same token repeated": lambda i: handler(repeated),
         "handler, bad signature": lambda i: handler(bad_signature[i]),
@@ -157,7 +176,7 @@ def in_process(rounds: int, batch: int) -> tuple[dict[str, float], int]:
         "peer: PyJWKClient + jwt.decode": pyjwt_peer,
     }
     try:
-        from aws_lambda_powertools.utilities.auth_alpha import JWTVerifier  # noqa: PLC0415
+        from aws_lambda_powertools.utilities.auth_alpha import JWTVerifier
 
         alpha = JWTVerifier(issuer=ISSUER, audience=AUDIENCE, algorithms=["RS256"], jwks={"keys": [jwk]})
         cases["peer: Powertools auth_alpha JWTVerifier"] = lambda i: alpha.verify(fresh_for_peers[i])
@@ -206,8 +225,16 @@ def cold_starts(runs: int) -> dict[str, dict[str, float]]:
     jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True) | {"kid": KID, "use": "sig", "alg": "RS256"}
     server = KeyServer({"keys": [jwk]})
     token = mint(private, 1)[0]
-    env = {**os.environ, "ISSUER": ISSUER, "AUDIENCE": AUDIENCE, "JWKS_URI": server.url, "BENCH_TOKEN": token,
-           "BENCH_ARN": METHOD_ARN, "POWERTOOLS_TRACE_DISABLED": "true", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "ISSUER": ISSUER,
+        "AUDIENCE": AUDIENCE,
+        "JWKS_URI": server.url,
+        "BENCH_TOKEN": token,
+        "BENCH_ARN": METHOD_ARN,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     scripts = {"function": COLD_SCRIPT.format(body=FUNCTION_BODY), "minimal": COLD_SCRIPT.format(body=MINIMAL_BODY)}
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in scripts}
     for _ in range(runs):
@@ -227,8 +254,13 @@ def package_size() -> int | None:
     """Bytes of the deployment artifact built by the Makefile's SAM target (None if it cannot build)."""
     target = Path(tempfile.mkdtemp(prefix="jwt-authorizer-artifact-"))
     try:
-        subprocess.run(["make", "-s", "build-AuthorizerFunction", f"ARTIFACTS_DIR={target}",
-                        f"PYTHON={sys.executable}"], cwd=ROOT, check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            ["make", "-s", "build-AuthorizerFunction", f"ARTIFACTS_DIR={target}", f"PYTHON={sys.executable}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         return sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
     except (subprocess.SubprocessError, OSError):
         return None
@@ -244,8 +276,10 @@ def main() -> None:
     parser.add_argument("--skip-package", action="store_true")
     args = parser.parse_args()
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.system()} {platform.release()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
     results, warm_fetches = in_process(args.rounds, args.batch)
     floor = results["floor: RSAPublicKey.verify"]
     targets = {"handler, fresh valid token": "<= 2.0", "handler, same token repeated": "<= 0.5"}
@@ -257,11 +291,15 @@ def main() -> None:
     cold = cold_starts(args.cold_runs)
     ratio = cold["function"]["seconds"] / cold["minimal"]["seconds"]
     print(f"\ncold start (import + first decision, key set on loopback), median of {args.cold_runs}:")
-    print(f"  function {cold['function']['seconds'] * 1e3:7.1f} ms, minimal PyJWT+urllib3 script "
-          f"{cold['minimal']['seconds'] * 1e3:7.1f} ms, ratio {ratio:.2f} (target <= 1.15)")
-    print(f"peak memory: function {cold['function']['maxrss_kb'] / 1024:.1f} MiB, minimal script "
-          f"{cold['minimal']['maxrss_kb'] / 1024:.1f} MiB, ratio "
-          f"{cold['function']['maxrss_kb'] / cold['minimal']['maxrss_kb']:.2f}")
+    print(
+        f"  function {cold['function']['seconds'] * 1e3:7.1f} ms, minimal PyJWT+urllib3 script "
+        f"{cold['minimal']['seconds'] * 1e3:7.1f} ms, ratio {ratio:.2f} (target <= 1.15)"
+    )
+    print(
+        f"peak memory: function {cold['function']['maxrss_kb'] / 1024:.1f} MiB, minimal script "
+        f"{cold['minimal']['maxrss_kb'] / 1024:.1f} MiB, ratio "
+        f"{cold['function']['maxrss_kb'] / cold['minimal']['maxrss_kb']:.2f}"
+    )
     if not args.skip_package:
         size = package_size()
         text = f"{size / 1024 / 1024:.1f} MiB" if size is not None else "could not build (no network?)"

@@ -37,10 +37,10 @@ def run_in_process(event: dict[str, Any], env: dict[str, str]) -> int:
     answer, sys.stdout = sys.stdout, sys.stderr
     print("--- function log ---")
     try:
-        from jwt_authorizer.app import lambda_handler  # noqa: PLC0415 - configured by the environment above
+        from jwt_authorizer.app import lambda_handler
 
         response = lambda_handler(event, Context())
-    except Exception as exc:  # noqa: BLE001 - showing API Gateway's view of any outcome is the point
+    except Exception as exc:
         sys.stdout = answer
         status = 401 if str(exc) == "Unauthorized" else 500
         print(f"--- API Gateway answers {status} ---", file=sys.stderr)
