@@ -212,3 +212,25 @@ def test_bad_issuer_lists_name_the_entry(entries: list[object], extra: dict[str,
         load_settings(issuers_env(*entries, **extra))  # type: ignore[arg-type]
     assert info.value.variable == variable
     assert info.value.fix
+
+
+def test_cognito_access_tokens_are_checked_by_client_id(three: tuple[IdentityProvider, ...]) -> None:
+    """Cognito access tokens have no aud; their client is in client_id (AUDIENCE_CLAIM)."""
+    _, b, _ = three
+    key = rsa_pair("cognito", slot=1)
+    b.publish(key)
+    verifier = build_verifier(
+        load_settings(
+            issuers_env(
+                {"name": "machines", "issuer": b.issuer, "audience": "client-123", "audience_claim": "client_id"}
+            )
+        )
+    )
+    access = claims(b.issuer, audience=None, client_id="client-123", token_use="access", scope="jobs/run")
+    assert verifier.verify(key.sign(access)).claims["client_id"] == "client-123"
+    with pytest.raises(TokenRejected) as info:
+        verifier.verify(key.sign({**access, "client_id": "client-999"}))
+    assert info.value.reason == Reason.WRONG_AUDIENCE
+    with pytest.raises(TokenRejected) as info:
+        verifier.verify(key.sign({k: v for k, v in access.items() if k != "client_id"}))
+    assert info.value.reason == Reason.MISSING_CLAIM

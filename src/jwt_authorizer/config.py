@@ -39,6 +39,7 @@ class IssuerSettings:
     discovery_url: str | None
     static_keys: KeySet | None
     static_keys_origin: str | None
+    audience_claim: str = "aud"
     principal_claims: tuple[str, ...] = c.DEFAULT_PRINCIPAL_CLAIMS
     context_claims: tuple[str, ...] = c.DEFAULT_CONTEXT_CLAIMS
     route_rules: RouteRules | None = None
@@ -271,6 +272,7 @@ def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
         discovery_url=discovery_url if jwks_uri is None else None,
         static_keys=static_keys,
         static_keys_origin=static_origin,
+        audience_claim=_get(env, c.AUDIENCE_CLAIM_ENV) or "aud",
         principal_claims=_list(env, c.PRINCIPAL_CLAIM_ENV) or c.DEFAULT_PRINCIPAL_CLAIMS,
         context_claims=_list(env, c.CONTEXT_CLAIMS_ENV) or c.DEFAULT_CONTEXT_CLAIMS,
         route_rules=load_rules(env, _route_default(env)),

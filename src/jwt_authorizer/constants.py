@@ -11,6 +11,7 @@ from typing import Final
 # --- who issues the tokens, and for whom -------------------------------------------------------
 ISSUER_ENV: Final = "ISSUER"
 AUDIENCE_ENV: Final = "AUDIENCE"
+AUDIENCE_CLAIM_ENV: Final = "AUDIENCE_CLAIM"
 ALLOWED_ALGORITHMS_ENV: Final = "ALLOWED_ALGORITHMS"
 ALLOWED_TENANTS_ENV: Final = "ALLOWED_TENANTS"
 CLOCK_SKEW_ENV: Final = "CLOCK_SKEW_SECONDS"

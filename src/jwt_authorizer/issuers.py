@@ -28,6 +28,7 @@ T = TypeVar("T")
 _IDENTITY_KEYS = {
     "issuer": c.ISSUER_ENV,
     "audience": c.AUDIENCE_ENV,
+    "audience_claim": c.AUDIENCE_CLAIM_ENV,
     "algorithms": c.ALLOWED_ALGORITHMS_ENV,
     "allowed_tenants": c.ALLOWED_TENANTS_ENV,
     "clock_skew": c.CLOCK_SKEW_ENV,

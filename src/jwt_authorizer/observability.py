@@ -63,9 +63,7 @@ class Observability:
 
     # ----- the decision line ------------------------------------------------------------------
 
-    def decision(
-        self, outcome: str, reason: str, fields: dict[str, Any], context: Any, *, level: str = "info"
-    ) -> None:
+    def decision(self, outcome: str, reason: str, fields: dict[str, Any], context: Any, *, level: str = "info") -> None:
         """Write the one line for this decision, metrics included; never changes the decision."""
         try:
             self._write(outcome, reason, fields, context, level)
@@ -128,7 +126,7 @@ class Observability:
         for name, value in extra.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         try:
-            return metrics.serialize_metric_set()
+            return dict(metrics.serialize_metric_set())
         finally:
             metrics.clear_metrics()
 

@@ -139,15 +139,17 @@ class IssuerVerifier:
         return exp + skew
 
     def check_audience(self, claims: dict[str, Any]) -> None:
-        aud = claims.get("aud")
+        """Any of the configured audiences, in ``aud`` (or the configured claim, e.g. Cognito's ``client_id``)."""
+        name = self.settings.audience_claim
+        aud = claims.get(name)
         if aud is None:
-            raise MissingClaimError("the token has no aud claim", expected="aud")
+            raise MissingClaimError(f"the token has no {name} claim", expected=name)
         if isinstance(aud, str):
             audiences = [aud]
         elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
             audiences = aud
         else:
-            raise InvalidClaimError("aud must be a string or a list of strings", actual=type(aud).__name__)
+            raise InvalidClaimError(f"{name} must be a string or a list of strings", actual=type(aud).__name__)
         expected = self.settings.audiences
         if any(a in expected for a in audiences):
             return
