@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from . import constants as c
@@ -21,9 +20,8 @@ from .exceptions import ConfigurationError
 from .issuers import load_issuers
 from .jwks import is_secure_url
 from .keys import KeySet, UnusableKey, parse_jwks
+from .paths import resolve_packaged_file
 from .rules import RouteRules, load_rules
-
-_PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,18 +187,6 @@ def _tenants(env: Mapping[str, str]) -> frozenset[str] | None:
     return frozenset(t.lower() for t in tenants)
 
 
-def _resolve_file(raw: str) -> Path:
-    path = Path(raw)
-    if path.is_absolute():
-        return path
-    roots = [Path(os.environ.get("LAMBDA_TASK_ROOT", "")), _PACKAGE_ROOT, _PACKAGE_ROOT.parent, Path.cwd()]
-    for root in roots:
-        candidate = root / path
-        if candidate.is_file():
-            return candidate
-    return path
-
-
 def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
     inline = _get(env, c.JWKS_INLINE_ENV)
     file_name = _get(env, c.JWKS_FILE_ENV)
@@ -215,7 +201,7 @@ def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
     else:
         assert file_name is not None  # noqa: S101 - one of the two is set
         variable = c.JWKS_FILE_ENV
-        path = _resolve_file(file_name)
+        path = resolve_packaged_file(file_name)
         origin = f"JWKS file {path}"
         try:
             text = path.read_text(encoding="utf-8")
@@ -223,9 +209,13 @@ def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
             raise ConfigurationError(
                 variable, f"cannot read {file_name!r}: {exc.strerror}", "ship the file in the package"
             ) from None
+        except UnicodeDecodeError:
+            raise ConfigurationError(
+                variable, f"{file_name!r} is not UTF-8 text", 'give a JSON file {"keys": [...]}'
+            ) from None
     try:
         key_set = parse_jwks(json.loads(text))
-    except (ValueError, UnusableKey) as exc:
+    except (ValueError, UnusableKey, RecursionError) as exc:
         raise ConfigurationError(variable, f"not a JWKS document: {exc}", 'give {"keys": [...]}') from None
     if not key_set.keys:
         raise ConfigurationError(
@@ -280,37 +270,46 @@ def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
     )
 
 
+def _http_api_response(env: Mapping[str, str]) -> str:
+    form = (_get(env, c.HTTP_API_RESPONSE_ENV) or "simple").lower()
+    if form not in {"simple", "iam"}:
+        raise ConfigurationError(c.HTTP_API_RESPONSE_ENV, f"{form!r} is not a response form", "use simple or iam")
+    return form
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Read the configuration; keyword arguments win over the environment."""
+    """Read the configuration; a keyword argument wins, and its variables are then not read at all."""
     env = os.environ if environ is None else environ
-    http_api_response = (_get(env, c.HTTP_API_RESPONSE_ENV) or "simple").lower()
-    if http_api_response not in {"simple", "iam"}:
-        raise ConfigurationError(
-            c.HTTP_API_RESPONSE_ENV, f"{http_api_response!r} is not a response form", "use simple or iam"
-        )
-    values: dict[str, Any] = {
-        "issuers": load_issuers(env, issuer_settings),
-        "max_token_bytes": _number(
+    unknown = sorted(set(overrides) - {f.name for f in fields(Settings)})
+    if unknown:
+        raise TypeError(f"load_settings() got unknown settings: {', '.join(unknown)}")
+    readers: dict[str, Callable[[], Any]] = {
+        "http_api_response": lambda: _http_api_response(env),
+        "issuers": lambda: load_issuers(env, issuer_settings),
+        "max_token_bytes": lambda: _number(
             env, c.MAX_TOKEN_BYTES_ENV, c.DEFAULT_MAX_TOKEN_BYTES, 512, 1024 * 1024, integer=True
         ),
-        "jwks_max_age": _number(env, c.JWKS_MAX_AGE_ENV, c.DEFAULT_JWKS_MAX_AGE_SECONDS, 60, 7 * 86400, integer=True),
-        "jwks_penalty": _number(env, c.JWKS_PENALTY_ENV, c.DEFAULT_JWKS_PENALTY_SECONDS, 0, 3600, integer=True),
-        "jwks_stale": _number(env, c.JWKS_STALE_ENV, c.DEFAULT_JWKS_STALE_SECONDS, 0, 7 * 86400, integer=True),
-        "jwks_retry": _number(env, c.JWKS_RETRY_ENV, c.DEFAULT_JWKS_RETRY_SECONDS, 0, 3600, integer=True),
-        "jwks_prefetch": _bool(env, c.JWKS_PREFETCH_ENV, True),
-        "http_connect_timeout": _number(
+        "jwks_max_age": lambda: _number(
+            env, c.JWKS_MAX_AGE_ENV, c.DEFAULT_JWKS_MAX_AGE_SECONDS, 60, 7 * 86400, integer=True
+        ),
+        "jwks_penalty": lambda: _number(env, c.JWKS_PENALTY_ENV, c.DEFAULT_JWKS_PENALTY_SECONDS, 0, 3600, integer=True),
+        "jwks_stale": lambda: _number(env, c.JWKS_STALE_ENV, c.DEFAULT_JWKS_STALE_SECONDS, 0, 7 * 86400, integer=True),
+        "jwks_retry": lambda: _number(env, c.JWKS_RETRY_ENV, c.DEFAULT_JWKS_RETRY_SECONDS, 0, 3600, integer=True),
+        "jwks_prefetch": lambda: _bool(env, c.JWKS_PREFETCH_ENV, True),
+        "http_connect_timeout": lambda: _number(
             env, c.HTTP_CONNECT_TIMEOUT_ENV, c.DEFAULT_HTTP_CONNECT_TIMEOUT_SECONDS, 0.05, 5, integer=False
         ),
-        "http_timeout": _number(env, c.HTTP_TIMEOUT_ENV, c.DEFAULT_HTTP_TIMEOUT_SECONDS, 0.05, 8, integer=False),
-        "http_max_bytes": _number(
+        "http_timeout": lambda: _number(
+            env, c.HTTP_TIMEOUT_ENV, c.DEFAULT_HTTP_TIMEOUT_SECONDS, 0.05, 8, integer=False
+        ),
+        "http_max_bytes": lambda: _number(
             env, c.HTTP_MAX_BYTES_ENV, c.DEFAULT_HTTP_MAX_BYTES, 1024, 10 * 1024 * 1024, integer=True
         ),
-        "http_api_response": http_api_response,
-        "websocket_query_parameter": _get(env, c.WEBSOCKET_TOKEN_QUERY_ENV) or c.DEFAULT_WEBSOCKET_TOKEN_QUERY,
-        "service_name": _get(env, c.SERVICE_NAME_ENV) or c.DEFAULT_SERVICE_NAME,
-        "metrics_namespace": _get(env, c.METRICS_NAMESPACE_ENV) or c.DEFAULT_METRICS_NAMESPACE,
+        "websocket_query_parameter": lambda: _get(env, c.WEBSOCKET_TOKEN_QUERY_ENV) or c.DEFAULT_WEBSOCKET_TOKEN_QUERY,
+        "service_name": lambda: _get(env, c.SERVICE_NAME_ENV) or c.DEFAULT_SERVICE_NAME,
+        "metrics_namespace": lambda: _get(env, c.METRICS_NAMESPACE_ENV) or c.DEFAULT_METRICS_NAMESPACE,
     }
-    values.update(overrides)
+    values = {name: overrides[name] if name in overrides else read() for name, read in readers.items()}
     _refuse_shared_issuers(values["issuers"])
     return Settings(**values)
 

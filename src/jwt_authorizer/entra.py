@@ -65,14 +65,14 @@ def match_issuer(pattern: str, issuer: str, tenant_id: object) -> bool:
     return issuer == expand(pattern, tenant_id)
 
 
-def _tenant_form(issuer: str) -> tuple[str, str, str] | None:
-    """(cloud v1 host, tenant, version) for an Entra issuer, ``None`` for anything else."""
+def _tenant_form(issuer: str) -> tuple[str, str, str, str] | None:
+    """(cloud v1 host, tenant, version, host) for an Entra issuer, ``None`` for anything else."""
     match = _V2_ISSUER.fullmatch(issuer)
     if match and match["host"] in _V2_HOSTS:
-        return _V2_HOSTS[match["host"]], match["tid"].lower(), "2"
+        return _V2_HOSTS[match["host"]], match["tid"].lower(), "2", match["host"]
     match = _V1_ISSUER.fullmatch(issuer)
     if match and match["host"] in _V1_HOSTS:
-        return match["host"], match["tid"].lower(), "1"
+        return match["host"], match["tid"].lower(), "1", match["host"]
     return None
 
 
@@ -90,7 +90,11 @@ def key_may_sign(key_issuer: str | None, token_issuer: str, tenant_id: object) -
         return True
     key_form = _tenant_form(expected)
     token_form = _tenant_form(token_issuer)
-    return key_form is not None and token_form is not None and key_form[:2] == token_form[:2]
+    if key_form is None or token_form is None or key_form[:2] != token_form[:2]:
+        return False
+    # Same tenant, same v1 cloud: a v1 issuer is the twin of the v2 one. Two v2 issuers on
+    # different hosts (login.microsoftonline.com and .us share sts.windows.net) are not twins.
+    return key_form[2] != token_form[2] or key_form[3] == token_form[3]
 
 
 def is_v1_issuer(issuer: str) -> bool:

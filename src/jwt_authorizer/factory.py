@@ -14,7 +14,7 @@ from collections.abc import Callable
 from .config import IssuerSettings, Settings
 from .http import Fetcher, UrllibFetcher
 from .jwks import KeyCache, KeyProvider, Listener, RemoteKeyProvider, StaticKeyProvider
-from .verifier import IssuerVerifier, Verifier
+from .verifier import IssuerVerifier, Verifier, wall_clock
 
 
 def build_fetcher(settings: Settings) -> UrllibFetcher:
@@ -37,7 +37,7 @@ def build_verifier(
     *,
     fetcher: Fetcher | None = None,
     listener: Listener | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = wall_clock,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Verifier:
     fetcher = fetcher or build_fetcher(settings)

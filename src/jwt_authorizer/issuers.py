@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 from . import constants as c
@@ -138,7 +137,7 @@ def load_issuers(env: Mapping[str, str], build: Callable[[Mapping[str, str], str
         )
     try:
         entries = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ConfigurationError(variable, f"not JSON: {exc}", "give a JSON list of issuer objects") from None
     if not isinstance(entries, list) or not entries:
         raise ConfigurationError(variable, "not a non-empty JSON list", "give a list of issuer objects")

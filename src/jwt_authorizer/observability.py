@@ -50,8 +50,8 @@ class Observability:
         self.service = settings.service_name
         self._key_events: Counter[str] = Counter()
         self._cold_start = True
-        self._emf_templates: dict[tuple[str, str], dict[str, Any]] = {}
-        self._function: dict[str, Any] | None = None
+        self._emf_templates: dict[tuple[str, str], tuple[str, str]] = {}
+        self._prefixes: dict[str, str] = {}
         self._second = -1
         self._second_text = ""
 
@@ -72,40 +72,54 @@ class Observability:
 
     def _write(self, outcome: str, reason: str, fields: dict[str, Any], context: Any, level: str) -> None:
         now = time.time()
-        emf = self._emf(outcome, reason, int(now * 1000))
-        line: dict[str, Any]
-        if self.logger.log_level <= _LEVELS[level]:
-            line = {
-                "level": level.upper(),
-                "location": "decision",
-                "message": f"{outcome}: {reason}",
-                "timestamp": self._timestamp(now),
-                **self._function_keys(context),
-                "cold_start": self._cold_start,
-                "function_request_id": getattr(context, "aws_request_id", None),
-            }
-            trace = os.environ.get("_X_AMZN_TRACE_ID")
-            if trace:
-                line["xray_trace_id"] = trace.split(";", 1)[0].removeprefix("Root=")
-            line.update(fields)
-            line.update(emf)
-        else:
-            line = emf  # the level hides the line, but metrics must still be published
-        self._cold_start = False
         stream = getattr(self.logger.logger_handler, "stream", None)
         if stream is None:
             return
-        stream.write(_dumps(line) + "\n")
+        emf = self._emf(outcome, reason, int(now * 1000))
+        if self.logger.log_level > _LEVELS[level]:
+            stream.write(emf.join(("{", "}\n")))  # the level hides the line; metrics still count
+            self._cold_start = False
+            return
+        trace = os.environ.get("_X_AMZN_TRACE_ID")
+        dynamic: dict[str, Any] = {
+            "message": f"{outcome}: {reason}",
+            "timestamp": self._timestamp(now),
+            "cold_start": self._cold_start,
+            "function_request_id": getattr(context, "aws_request_id", None),
+        }
+        if trace:
+            dynamic["xray_trace_id"] = trace.split(";", 1)[0].removeprefix("Root=")
+        dynamic.update(fields)
+        self._cold_start = False
+        # Static prefix, then this call's fields, then the EMF fragment: one line, one write.
+        stream.write(f"{self._prefix(level, context)}{_dumps(dynamic)[1:-1]},{emf}}}\n")
 
-    def _emf(self, outcome: str, reason: str, timestamp_ms: int) -> dict[str, Any]:
-        """The EMF part of the line: a cached serialization unless this call carries extra metrics."""
+    def _prefix(self, level: str, context: Any) -> str:
+        prefix = self._prefixes.get(level)
+        if prefix is None:
+            static = {
+                "level": level.upper(),
+                "location": "decision",
+                "service": self.service,
+                "function_name": getattr(context, "function_name", None),
+                "function_memory_size": getattr(context, "memory_limit_in_mb", None),
+                "function_arn": getattr(context, "invoked_function_arn", None),
+            }
+            prefix = _dumps(static)[:-1] + ","
+            self._prefixes[level] = prefix
+        return prefix
+
+    def _emf(self, outcome: str, reason: str, timestamp_ms: int) -> str:
+        """The EMF members of the line as JSON text (no braces): cached unless extra metrics ride along."""
         if not self._cold_start and not self._key_events:
             template = self._emf_templates.get((outcome, reason))
             if template is None:
-                template = self._serialize(outcome, reason, {})
+                blob = self._serialize(outcome, reason, {})
+                blob["_aws"]["Timestamp"] = 0
+                head, tail = _dumps(blob)[1:-1].split('"Timestamp":0', 1)
+                template = (head + '"Timestamp":', tail)
                 self._emf_templates[(outcome, reason)] = template
-            aws = template["_aws"]
-            return {**template, "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": aws["CloudWatchMetrics"]}}
+            return f"{template[0]}{timestamp_ms}{template[1]}"
         extra: dict[str, float] = {}
         if self._cold_start:
             extra["ColdStart"] = 1
@@ -116,7 +130,7 @@ class Observability:
         self._key_events.clear()
         blob = self._serialize(outcome, reason, extra)
         blob["_aws"]["Timestamp"] = timestamp_ms
-        return blob
+        return _dumps(blob)[1:-1]
 
     def _serialize(self, outcome: str, reason: str, extra: dict[str, float]) -> dict[str, Any]:
         metrics = self.metrics
@@ -129,16 +143,6 @@ class Observability:
             return dict(metrics.serialize_metric_set())
         finally:
             metrics.clear_metrics()
-
-    def _function_keys(self, context: Any) -> dict[str, Any]:
-        if self._function is None:
-            self._function = {
-                "service": self.service,
-                "function_name": getattr(context, "function_name", None),
-                "function_memory_size": getattr(context, "memory_limit_in_mb", None),
-                "function_arn": getattr(context, "invoked_function_arn", None),
-            }
-        return self._function
 
     def _timestamp(self, now: float) -> str:
         second = int(now)

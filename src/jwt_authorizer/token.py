@@ -18,7 +18,11 @@ from .exceptions import MalformedTokenError, TokenTooLargeError
 
 # Three base64url segments without padding: header.payload.signature (RFC 7515 section 7.1).
 _COMPACT_JWS = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
-_TO_STD_B64 = str.maketrans("-_", "+/")
+_TO_STD_B64 = bytes.maketrans(b"-_", b"+/")
+# The last character of a segment whose length is 2 or 3 (mod 4) carries 4 or 2 unused bits, which
+# must be zero: otherwise several spellings decode to the same bytes.
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_CANONICAL_LAST = {2: frozenset(_ALPHABET[::16]), 3: frozenset(_ALPHABET[::4])}
 
 
 def _reject_constant(name: str) -> Any:
@@ -38,14 +42,13 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_re
 
 def b64url_decode(segment: str) -> bytes:
     """Decode one unpadded base64url segment, refusing non-canonical spellings."""
-    if len(segment) % 4 == 1:
+    remainder = len(segment) % 4
+    if remainder == 1:
         raise ValueError("impossible base64url length")
-    padded = segment.translate(_TO_STD_B64) + "=" * (-len(segment) % 4)
-    raw = binascii.a2b_base64(padded, strict_mode=True)
-    # Unused low bits in the last character must be zero, or two strings decode to one token.
-    if binascii.b2a_base64(raw, newline=False).decode("ascii") != padded:
-        raise ValueError("non-canonical base64url")
-    return raw
+    if remainder and segment[-1] not in _CANONICAL_LAST[remainder]:
+        raise ValueError("non-canonical base64url (unused bits set)")
+    padded = segment.encode("ascii").translate(_TO_STD_B64) + b"=" * (-remainder % 4)
+    return binascii.a2b_base64(padded, strict_mode=True)
 
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:

@@ -163,6 +163,14 @@ class IssuerVerifier:
         raise WrongAudienceError("the token is for another audience", actual=aud, expected=sorted(expected))
 
 
+def wall_clock() -> float:
+    """``time.time()`` looked up on every call, so a patched clock (freezegun) is seen.
+
+    A default argument of ``time.time`` binds the real function once, at import.
+    """
+    return time.time()
+
+
 class Verifier:
     """Parses once, picks the configured issuer the token names, and lets it verify the rest."""
 
@@ -170,7 +178,7 @@ class Verifier:
         self,
         issuers: list[IssuerVerifier],
         max_token_bytes: int,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall_clock,
     ) -> None:
         self.issuers = issuers
         self.max_token_bytes = max_token_bytes
