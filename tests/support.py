@@ -303,6 +303,7 @@ class ManualClock:
 
 def stop_quickly(provider: IdentityProvider) -> None:
     """Close a loopback server without waiting out ``serve_forever``'s half-second poll."""
+    import contextlib
     import socket
 
     stopper = threading.Thread(target=provider.server.shutdown, daemon=True)
@@ -310,9 +311,191 @@ def stop_quickly(provider: IdentityProvider) -> None:
     host, port = provider.server.server_address[:2]
     while stopper.is_alive():
         # A connection wakes the server's select(), so it sees the shutdown request at once.
-        try:
+        with contextlib.suppress(OSError):
             socket.create_connection((str(host), int(port)), timeout=0.5).close()
-        except OSError:
-            pass
         stopper.join(0.01)
     provider.server.server_close()
+
+
+# ----- helpers for the adversarial, fuzz and kid-flood suites (issue 6) ---------------------------
+
+
+def b64url(data: bytes | str) -> str:
+    """Unpadded base64url, the JWS spelling (RFC 7515 section 2)."""
+    import base64
+
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _json_bytes(part: Mapping[str, Any] | bytes) -> bytes:
+    return part if isinstance(part, bytes) else json.dumps(dict(part)).encode()
+
+
+def compose(header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes, signature: bytes = b"\x00") -> str:
+    """A compact JWS from parts without signing anything: the raw material of forgeries.
+
+    ``header`` and ``payload`` may be bytes, to carry JSON that ``json.dumps`` never writes
+    (duplicate members, odd numbers, invalid UTF-8).
+    """
+    return f"{b64url(_json_bytes(header))}.{b64url(_json_bytes(payload))}.{b64url(signature)}"
+
+
+def sign_parts(pair: KeyPair, header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes) -> str:
+    """Sign exactly these header and payload bytes with ``pair``'s real key and algorithm.
+
+    Unlike ``KeyPair.sign`` this keeps the bytes as given, so a test can prove that a genuinely
+    signed token is still refused for what its JSON says (duplicates, NaN, huge numbers).
+    """
+    from jwt.algorithms import get_default_algorithms
+
+    signing_input = f"{b64url(_json_bytes(header))}.{b64url(_json_bytes(payload))}"
+    signature = get_default_algorithms()[pair.alg].sign(signing_input.encode("ascii"), pair.private)
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def self_signed_certificate(pair: KeyPair, common_name: str = "attacker.example") -> str:
+    """``pair``'s public key in a self-signed X.509 certificate, base64 DER as in ``x5c``."""
+    import base64
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(pair.private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .sign(pair.private, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(Encoding.DER)).decode("ascii")
+
+
+def answer_with(status: int, body: bytes = b"") -> Responder:
+    """A ``behaviour`` responder that answers every request with ``status`` and ``body``."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> bool:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    return respond
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What API Gateway would answer, and the reason the decision log line gives.
+
+    ``status`` is 200 (allow), 403 (authenticated, route denied), 401 (``Unauthorized``) or 500
+    (any other error); ``reason`` is the ``reason`` field of the handler's one log line.
+    """
+
+    status: int
+    reason: str
+
+
+def invoke(module: Any, event: Any) -> tuple[Outcome, dict[str, Any] | None]:
+    """Call the handler once; map what it does to an ``Outcome`` and return its response too.
+
+    The reason is read by wrapping ``OBSERVABILITY.decision`` (the function that writes the log
+    line), so no log parsing is involved and the original still runs. An exception other than the
+    two the handler is allowed to raise propagates, and so fails the calling test.
+    """
+    seen: list[tuple[str, str]] = []
+    observability = module.OBSERVABILITY
+    original = observability.decision
+
+    def spy(outcome: str, reason: str, *args: Any, **kwargs: Any) -> None:
+        seen.append((outcome, str(reason)))
+        original(outcome, reason, *args, **kwargs)
+
+    observability.decision = spy
+    try:
+        try:
+            response = module.lambda_handler(event, LambdaContext())
+        except module.Unauthorized as exc:
+            assert str(exc) == "Unauthorized"
+            assert len(seen) == 1 and seen[0][0] == "unauthorized", seen
+            return Outcome(401, seen[0][1]), None
+        except module.AuthorizerUnavailable as exc:
+            assert str(exc) != "Unauthorized"
+            assert len(seen) == 1 and seen[0][0] == "error", seen
+            return Outcome(500, seen[0][1]), None
+    finally:
+        del observability.decision  # the instance attribute goes; the method shows through again
+    assert len(seen) == 1 and seen[0][0] in {"allow", "deny"}, seen
+    assert_well_formed(response)
+    return Outcome(200 if seen[0][0] == "allow" else 403, seen[0][1]), response
+
+
+def outcome_of(module: Any, event: Any) -> Outcome:
+    return invoke(module, event)[0]
+
+
+def assert_well_formed(response: Any) -> None:
+    """An authorizer answer API Gateway accepts: a simple response or an IAM policy."""
+    assert isinstance(response, dict)
+    scalar = str | int | float | bool
+    context = response.get("context", {})
+    assert isinstance(context, dict)
+    assert all(isinstance(k, str) and isinstance(v, scalar) for k, v in context.items()), context
+    if "isAuthorized" in response:
+        assert set(response) <= {"isAuthorized", "context"}
+        assert isinstance(response["isAuthorized"], bool)
+        return
+    assert set(response) <= {"principalId", "policyDocument", "context", "usageIdentifierKey"}
+    assert isinstance(response["principalId"], str) and response["principalId"]
+    policy = response["policyDocument"]
+    assert policy["Version"] == "2012-10-17"
+    assert isinstance(policy["Statement"], list) and policy["Statement"]
+    for statement in policy["Statement"]:
+        assert statement["Action"] == "execute-api:Invoke"
+        assert statement["Effect"] in {"Allow", "Deny"}
+        assert isinstance(statement["Resource"], list)
+        assert all(isinstance(r, str) for r in statement["Resource"])
+
+
+def preserved_environ() -> Any:
+    """A context manager that puts ``os.environ`` back as it was (``cold_start`` changes it)."""
+    import contextlib
+    import os
+
+    @contextlib.contextmanager
+    def restore() -> Any:
+        saved = dict(os.environ)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    return restore()
+
+
+def log_lines_of(captured: str) -> list[dict[str, Any]]:
+    """The JSON log lines in captured stdout."""
+    return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+
+
+def quick_provider(issuer_path: str = "") -> IdentityProvider:
+    """An ``IdentityProvider`` tuned for request-heavy tests.
+
+    TCP_NODELAY on its connections (otherwise Nagle and delayed ACKs add about 40 ms to every
+    response, which is written in two sends) and a listen backlog for dozens of simultaneous
+    connections (socketserver's default of 5 drops the rest until the client's SYN retry).
+    """
+    provider = IdentityProvider(issuer_path)
+    provider.server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+    provider.server.socket.listen(128)
+    return provider

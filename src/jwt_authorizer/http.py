@@ -8,16 +8,25 @@ a size cap, no redirects (keys come from the configured URL, not wherever it poi
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
+import socket
+import threading
 import time
 import urllib.request
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .constants import USER_AGENT
 from .exceptions import FetchError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 
 class Fetcher(Protocol):
@@ -33,9 +42,84 @@ def _proxy_for(url: str) -> str | None:
     proxy = proxies.get(parts.scheme)
     if not proxy:
         return None
-    if urllib.request.proxy_bypass_environment(parts.hostname or "", proxies):
+    # Undocumented in typeshed, but it is the stdlib's own NO_PROXY matching (suffixes, "*").
+    if urllib.request.proxy_bypass_environment(parts.hostname or "", proxies):  # type: ignore[attr-defined]
         return None
     return proxy
+
+
+# ----- a deadline for the whole response ------------------------------------------------------------
+#
+# A socket timeout bounds each read, not their sum: a server that sends one byte just inside it can
+# hold a request for as long as it likes, in the status line and headers (which urllib3 and
+# http.client read line by line) as much as in the body. So the responses made by our connections
+# read through a stream that, before every read, sets the socket timeout to the time left until
+# the deadline of the fetch running on this thread.
+
+_fetch_state = threading.local()
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's bytes, each read waiting only until the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        # The socket's own raw file keeps it open while the response is read, as http.client's does.
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int | None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the response deadline has passed")
+        self._sock.settimeout(remaining)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What ``http.client.HTTPResponse`` is given instead of the socket; it only calls makefile."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        deadline: float | None = getattr(_fetch_state, "deadline", None)
+        if deadline is not None:
+            sock = _DeadlineSocket(sock, deadline)  # type: ignore[assignment]
+        super().__init__(sock, *args, **kwargs)
+
+
+class _HTTPConnection(HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _HTTPSConnection(HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+# ----- the fetcher ----------------------------------------------------------------------------------
 
 
 class UrllibFetcher:
@@ -60,14 +144,27 @@ class UrllibFetcher:
         if pool is None:
             kwargs: dict[str, Any] = {"num_pools": 4, "maxsize": 2, "retries": False}
             pool = urllib3.ProxyManager(proxy, **kwargs) if proxy else urllib3.PoolManager(**kwargs)
+            pool.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
             self._pools[proxy] = pool
         return pool
 
     def fetch_json(self, url: str) -> Any:
         deadline = time.monotonic() + self.total_timeout
-        timeout = urllib3.Timeout(
-            connect=min(self.connect_timeout, self.total_timeout), read=self.total_timeout
-        )
+        _fetch_state.deadline = deadline
+        try:
+            body = self._fetch(url, deadline)
+        finally:
+            _fetch_state.deadline = None
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise FetchError(f"GET {url} did not return JSON: {exc}") from None
+
+    def _too_slow(self, url: str) -> FetchError:
+        return FetchError(f"GET {url} took longer than {self.total_timeout} s")
+
+    def _fetch(self, url: str, deadline: float) -> bytes:
+        timeout = urllib3.Timeout(connect=min(self.connect_timeout, self.total_timeout), read=self.total_timeout)
         try:
             response = self._pool(url).request(
                 "GET",
@@ -78,8 +175,11 @@ class UrllibFetcher:
                 retries=False,
                 preload_content=False,
             )
-        except urllib3.exceptions.HTTPError as exc:
+        except urllib3.exceptions.ReadTimeoutError:
+            raise self._too_slow(url) from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             raise FetchError(f"GET {url} failed: {type(exc).__name__}") from None
+        complete = False
         try:
             if response.status != 200:
                 raise FetchError(f"GET {url} answered HTTP {response.status}")
@@ -87,34 +187,31 @@ class UrllibFetcher:
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
                 raise FetchError(f"GET {url} declares {declared} bytes, over {self.max_bytes}")
             body = self._read_body(response, url, deadline)
+            complete = True
         finally:
+            if not complete:
+                # What is left unread (an error page, the rest of a huge or slow body) must never be
+                # read as the answer to the next request on this pooled connection: close it.
+                response.close()
             response.release_conn()
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            raise FetchError(f"GET {url} did not return JSON: {exc}") from None
+        return body
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, url: str, deadline: float) -> bytes:
         chunks: list[bytes] = []
         size = 0
         try:
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise FetchError(f"GET {url} took longer than {self.total_timeout} s")
-                sock = getattr(getattr(response, "connection", None), "sock", None)
-                if sock is not None:
-                    # Each read waits at most until the deadline, however slowly bytes arrive.
-                    sock.settimeout(remaining)
-                chunk = response.read1(65536)  # type: ignore[attr-defined]
+                if time.monotonic() >= deadline:
+                    raise self._too_slow(url)
+                chunk = response.read1(65536)
                 if not chunk:
                     break
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise FetchError(f"GET {url} sent more than {self.max_bytes} bytes")
                 chunks.append(chunk)
-        except urllib3.exceptions.HTTPError as exc:
-            raise FetchError(f"GET {url} failed while reading: {type(exc).__name__}") from None
-        except OSError as exc:
+        except urllib3.exceptions.ReadTimeoutError:
+            raise self._too_slow(url) from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             raise FetchError(f"GET {url} failed while reading: {type(exc).__name__}") from None
         return b"".join(chunks)

@@ -6,7 +6,7 @@ Its rules, with the defaults justified in README.md:
 * a key set older than ``max_age`` is refreshed before use;
 * an unknown ``kid`` refetches at once (a rotated key verifies immediately), but a ``kid`` still
   unknown afterwards opens a penalty window in which unknown ``kid``s cost no fetch at all;
-* concurrent callers share one fetch (single flight);
+* concurrent callers share one fetch and its outcome, success or failure (single flight);
 * when a refresh fails, the last good set keeps verifying for ``stale`` seconds past its age, and
   the source is not asked again for ``retry`` seconds, so an outage does not add a timeout to every
   request;
@@ -97,9 +97,7 @@ class RemoteKeyProvider:
             raise FetchError(f"{url} is not a JSON object")
         issuer = document.get("issuer")
         if self._expected_issuers and issuer not in self._expected_issuers:
-            raise FetchError(
-                f"{url} names issuer {issuer!r}, not the configured {sorted(self._expected_issuers)}"
-            )
+            raise FetchError(f"{url} names issuer {issuer!r}, not the configured {sorted(self._expected_issuers)}")
         jwks_uri = document.get("jwks_uri")
         if not isinstance(jwks_uri, str) or not is_secure_url(jwks_uri):
             raise FetchError(f"{url} gives no https jwks_uri (got {jwks_uri!r})")
@@ -141,9 +139,13 @@ class KeyCache:
         self._clock = clock
         self._listener = listener
         self._lock = threading.Lock()
-        self._keys: KeySet | None = None
-        self._fetched_at = 0.0
+        # The last good key set and when it arrived, replaced as one value so that a reader never
+        # pairs a new set with an old age (or the reverse) while another thread refreshes.
+        self._current: tuple[KeySet, float] | None = None
         self._generation = 0
+        # Finished fetches, good or failed: single flight compares this, so callers that queued
+        # behind a fetch share its outcome, including a failure, instead of fetching in turn.
+        self._attempts = 0
         self._penalty_until = float("-inf")
         self._retry_after = float("-inf")
         self.last_error: str | None = None
@@ -152,9 +154,9 @@ class KeyCache:
 
     def get(self, kid: str) -> SigningKey:
         """The key for ``kid``; ``UnknownKeyError`` (401) or ``KeySourceUnavailable`` (500)."""
-        keys = self._keys
-        if keys is not None and self._clock() - self._fetched_at < self.max_age:
-            key = keys.keys.get(kid)
+        current = self._current
+        if current is not None and self._clock() - current[1] < self.max_age:
+            key = current[0].keys.get(kid)
             if key is not None:
                 return key
             return self._get_unknown(kid)
@@ -162,7 +164,8 @@ class KeyCache:
 
     @property
     def key_set(self) -> KeySet | None:
-        return self._keys
+        current = self._current
+        return None if current is None else current[0]
 
     @property
     def generation(self) -> int:
@@ -170,85 +173,109 @@ class KeyCache:
         return self._generation
 
     def fetched_age(self) -> float | None:
-        return None if self._keys is None else self._clock() - self._fetched_at
+        current = self._current
+        return None if current is None else self._clock() - current[1]
 
     def prefetch(self) -> bool:
         """Best-effort warm-up at cold start; an outage here must not break the function."""
         try:
-            self._refresh(self._generation)
+            self._refresh(self._attempts)
         except FetchError:
             return False
         return True
 
     # ----- internals --------------------------------------------------------------------------
 
+    def _lookup(self, kid: str) -> SigningKey | None:
+        current = self._current
+        return None if current is None else current[0].keys.get(kid)
+
     def _get_unknown(self, kid: str) -> SigningKey:
         if self._clock() < self._penalty_until:
             raise self._unknown(kid, refetched=False)
-        generation = self._generation
         try:
-            self._refresh(generation)
+            refetched = self._refresh(self._attempts, kid)
         except FetchError:
             raise KeySourceUnavailable(
                 f"kid {kid!r} is not cached and the key source failed: {self.last_error}"
             ) from None
-        key = self._keys.keys.get(kid) if self._keys else None
+        key = self._lookup(kid)
         if key is None:
-            self._penalty_until = self._clock() + self.penalty
-            self._emit("penalty_opened")
-            raise self._unknown(kid, refetched=True)
+            raise self._unknown(kid, refetched=refetched)
         return key
 
     def _get_after_refresh(self, kid: str) -> SigningKey:
-        generation = self._generation
         try:
-            self._refresh(generation)
+            self._refresh(self._attempts, kid)
         except FetchError:
-            keys = self._keys
-            if keys is None or self._clock() - self._fetched_at >= self.max_age + self.stale:
+            current = self._current
+            if current is None or self._clock() - current[1] >= self.max_age + self.stale:
                 raise KeySourceUnavailable(
                     f"no usable key set: {self.last_error or 'the key source is unreachable'}"
                 ) from None
             self._emit("stale_served")
-            key = keys.keys.get(kid)
+            key = current[0].keys.get(kid)
             if key is None:
                 raise KeySourceUnavailable(
                     f"kid {kid!r} is not in the stale key set and the key source is failing"
                 ) from None
             return key
-        key = self._keys.keys.get(kid) if self._keys else None
+        key = self._lookup(kid)
         if key is None:
-            self._penalty_until = self._clock() + self.penalty
             raise self._unknown(kid, refetched=True)
         return key
 
     def _unknown(self, kid: str, *, refetched: bool) -> UnknownKeyError:
-        known = sorted(self._keys.keys) if self._keys else []
+        current = self._current
+        known = sorted(current[0].keys) if current is not None else []
         when = "after a refetch" if refetched else "(refetch suppressed by the penalty window)"
         return UnknownKeyError(f"no key with this kid in the key set {when}", actual=kid, expected=known)
 
-    def _refresh(self, seen_generation: int) -> None:
-        """Fetch once for everyone waiting: whoever holds the lock fetches, the rest reuse it."""
+    def _refresh(self, seen_attempts: int, kid: str | None = None) -> bool:
+        """Fetch once for everyone waiting: whoever holds the lock fetches, the rest share it.
+
+        ``seen_attempts`` is the fetch count the caller saw before queueing; if a fetch finished
+        since, its outcome is shared (a failure raises ``FetchError`` here too). Every decision is
+        taken under the lock, so a burst of unknown ``kid``s costs one fetch, not one per thread
+        that slipped in before the penalty window opened. Returns False only when the penalty
+        window suppressed the fetch for an unknown ``kid``.
+        """
         with self._lock:
-            if self._generation != seen_generation:
-                return  # another caller refreshed while we waited
-            now = self._clock()
-            if now < self._retry_after:
-                raise FetchError(f"not retrying before the retry window ends: {self.last_error}")
-            self._emit("fetch")
-            try:
-                key_set = self.provider.load()
-            except FetchError as exc:
-                self.last_error = str(exc)
-                self._retry_after = self._clock() + self.retry
-                self._emit("fetch_failed")
-                raise
-            self._keys = key_set
-            self._fetched_at = self._clock()
-            self._generation += 1
-            self._retry_after = float("-inf")
-            self._penalty_until = float("-inf")
-            self.last_error = None
+            if self._attempts == seen_attempts:
+                now = self._clock()
+                current = self._current
+                fresh = current is not None and now - current[1] < self.max_age
+                if current is not None and fresh and (kid is None or kid in current[0].keys):
+                    return True  # refreshed by someone else between the caller's look and now
+                if fresh and now < self._penalty_until:
+                    return False
+                self._fetch(now)
+            elif self.last_error is not None:
+                raise FetchError(self.last_error)
+            if kid is not None and self._lookup(kid) is None and self._clock() >= self._penalty_until:
+                self._penalty_until = self._clock() + self.penalty
+                self._emit("penalty_opened")
+            return True
+
+    def _fetch(self, now: float) -> None:
+        """One request to the key source; the caller holds the lock."""
+        if now < self._retry_after:
+            raise FetchError(f"not retrying before the retry window ends: {self.last_error}")
+        self._emit("fetch")
+        try:
+            key_set = self.provider.load()
+        except FetchError as exc:
+            self._attempts += 1
+            self.last_error = str(exc)
+            self._retry_after = self._clock() + self.retry
+            self._emit("fetch_failed")
+            raise
+        self._attempts += 1
+        self._current = (key_set, self._clock())
+        self._generation += 1
+        self._retry_after = float("-inf")
+        self._penalty_until = float("-inf")
+        self.last_error = None
 
     def _emit(self, event: str) -> None:
         if self._listener is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from jwt.algorithms import Algorithm, ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 from jwt.exceptions import InvalidKeyError
@@ -87,8 +88,13 @@ class UnusableKey(ValueError):
     """A JWK that is skipped; the message says why."""
 
 
-def _rsa_from_certificate(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey | None:
-    """Load ``x5c[0]`` and check ``x5t``/``x5t#S256`` against it; ``None`` without ``x5c``."""
+def _certificate_key(jwk: Mapping[str, Any]) -> PublicKeyTypes | None:
+    """Load ``x5c[0]`` and check ``x5t``/``x5t#S256`` against it; ``None`` without ``x5c``.
+
+    The certificate is not validated as a chain (the JWKS URI is what we trust, RFC 7517 section
+    4.7 leaves that to the application), but when it is present it must be the same key, so that
+    a consumer reading ``x5c`` and one reading ``n``/``e`` never trust two different keys.
+    """
     chain = jwk.get("x5c")
     if chain is None:
         return None
@@ -110,14 +116,13 @@ def _rsa_from_certificate(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey | None:
             matches = False
         if not matches:
             raise UnusableKey(f"{member} is not the thumbprint of x5c[0]")
-    public_key = cert.public_key()
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise UnusableKey("x5c[0] does not hold an RSA key")
-    return public_key
+    return cert.public_key()
 
 
 def _rsa_key(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey:
-    from_cert = _rsa_from_certificate(jwk)
+    from_cert = _certificate_key(jwk)
+    if from_cert is not None and not isinstance(from_cert, rsa.RSAPublicKey):
+        raise UnusableKey("x5c[0] does not hold an RSA key")
     if "n" in jwk or "e" in jwk:
         if not isinstance(jwk.get("n"), str) or not isinstance(jwk.get("e"), str):
             raise UnusableKey("n and e must both be base64url strings")
@@ -141,9 +146,15 @@ def _rsa_key(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey:
 
 
 def _ec_key(jwk: Mapping[str, Any]) -> tuple[ec.EllipticCurvePublicKey, str]:
-    curve = _JWK_CURVES.get(jwk.get("crv"))  # type: ignore[arg-type]
+    crv = jwk.get("crv")
+    # A JSON list or object here is malformed input, not a reason to crash the whole key set.
+    curve = _JWK_CURVES.get(crv) if isinstance(crv, str) else None
     if curve is None:
-        raise UnusableKey(f"unsupported curve {jwk.get('crv')!r}")
+        raise UnusableKey(f"unsupported curve {crv!r}")
+    alg = jwk.get("alg")
+    if alg is not None and _CURVE_FOR_ALG.get(alg) != curve:
+        # Such a key could never verify anything (``SigningKey.accepts``); say so once, here.
+        raise UnusableKey(f"alg {alg} does not use curve {crv}")
     if "d" in jwk:
         raise UnusableKey("a private key has no place in a public key set")
     try:
@@ -152,6 +163,11 @@ def _ec_key(jwk: Mapping[str, Any]) -> tuple[ec.EllipticCurvePublicKey, str]:
         raise UnusableKey(f"x/y do not form an EC key: {exc}") from None
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise UnusableKey("not an EC public key")
+    from_cert = _certificate_key(jwk)
+    if from_cert is not None and (
+        not isinstance(from_cert, ec.EllipticCurvePublicKey) or from_cert.public_numbers() != key.public_numbers()
+    ):
+        raise UnusableKey("x5c[0] and x/y hold different keys")
     return key, curve
 
 
@@ -169,7 +185,7 @@ def parse_jwk(jwk: Any) -> SigningKey:
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
         raise UnusableKey("key_ops does not allow 'verify'")
     alg = jwk.get("alg")
-    if alg is not None and alg not in _ALGORITHMS:
+    if alg is not None and (not isinstance(alg, str) or alg not in _ALGORITHMS):
         raise UnusableKey(f"alg {alg!r} is not one this authorizer verifies")
     issuer = jwk.get("issuer")
     if issuer is not None and not isinstance(issuer, str):
