@@ -122,15 +122,14 @@ def load_issuers(env: Mapping[str, str], build: Callable[[Mapping[str, str], str
         raise ConfigurationError(c.ISSUERS_ENV, f"both {c.ISSUERS_ENV} and {c.ISSUERS_FILE_ENV} are set", "keep one")
     variable = c.ISSUERS_ENV if raw else c.ISSUERS_FILE_ENV
     if file_name:
-        path = Path(file_name)
-        if not path.is_absolute():
-            path = Path(__file__).resolve().parent / file_name
         try:
-            raw = path.read_text(encoding="utf-8")
+            raw = resolve_packaged_file(file_name).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigurationError(
                 variable, f"cannot read {file_name!r}: {exc.strerror}", "ship it in the package"
             ) from None
+        except UnicodeDecodeError:
+            raise ConfigurationError(variable, f"{file_name!r} is not UTF-8 text", "give a JSON file") from None
     if env.get(c.ISSUER_ENV):
         raise ConfigurationError(
             c.ISSUER_ENV, f"{c.ISSUER_ENV} and {variable} are both set", f"move the issuer into {variable}"
