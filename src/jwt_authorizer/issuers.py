@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from . import constants as c
 from . import entra
 from .exceptions import ConfigurationError
+from .paths import resolve_packaged_file
 
 T = TypeVar("T")
 
