@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +235,17 @@ def test_cognito_access_tokens_are_checked_by_client_id(three: tuple[IdentityPro
     with pytest.raises(TokenRejected) as info:
         verifier.verify(key.sign({k: v for k, v in access.items() if k != "client_id"}))
     assert info.value.reason == Reason.MISSING_CLAIM
+
+
+def test_issuers_file(tmp_path: Path) -> None:
+    listing = tmp_path / "issuers.json"
+    listing.write_text(json.dumps([{"name": "staff", "entra": {"tenant": TENANT}, "audience": "api://x"}]))
+    settings = load_settings({"ISSUERS_FILE": str(listing)})
+    assert settings.issuer.name == "staff"
+    listing.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({"ISSUERS_FILE": str(listing)})
+    assert info.value.variable == "ISSUERS_FILE"
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({"ISSUERS_FILE": str(tmp_path / "missing.json")})
+    assert "cannot read" in info.value.problem
