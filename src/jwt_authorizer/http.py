@@ -11,10 +11,10 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import os
 import socket
 import threading
 import time
-import urllib.request
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -37,6 +37,10 @@ class Fetcher(Protocol):
 
 def _proxy_for(url: str) -> str | None:
     """The proxy the standard variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) name for ``url``."""
+    if not any(name.lower().endswith("_proxy") for name in os.environ):
+        return None  # the common case, without importing urllib.request (and email, at cold start)
+    import urllib.request  # noqa: PLC0415
+
     parts = urlsplit(url)
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parts.scheme)

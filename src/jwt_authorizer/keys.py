@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -100,6 +99,10 @@ def _certificate_key(jwk: Mapping[str, Any]) -> PublicKeyTypes | None:
         return None
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
         raise UnusableKey("x5c is not a list of base64 certificates")
+    # Imported on first use: the x509 machinery is a third of cryptography's import time, and a
+    # key set without certificates (most non-Entra issuers) never needs it.
+    from cryptography import x509  # noqa: PLC0415
+
     try:
         der = base64.b64decode(chain[0], validate=True)
         cert = x509.load_der_x509_certificate(der)
