@@ -14,7 +14,7 @@ def test_authorizer_classes_alone_then_the_whole_package_on_demand() -> None:
         "assert 'aws_lambda_powertools.utilities.data_classes.sqs_event' not in loaded, 'package ran eagerly'\n"
         "from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source\n"
         "import aws_lambda_powertools.utilities.data_classes as dc\n"
-        "assert dc.APIGatewayAuthorizerTokenEvent.__name__ == 'APIGatewayAuthorizerTokenEvent'\n"
+        "assert dc.APIGatewayProxyEvent.__name__ == 'APIGatewayProxyEvent'\n"
         "print(SQSEvent.__name__, callable(event_source))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
