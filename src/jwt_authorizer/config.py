@@ -54,6 +54,7 @@ class Settings:
 
     issuers: tuple[IssuerSettings, ...]
     max_token_bytes: int
+    decision_cache_size: int
     jwks_max_age: int
     jwks_penalty: int
     jwks_stale: int
@@ -288,6 +289,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         "issuers": lambda: load_issuers(env, issuer_settings),
         "max_token_bytes": lambda: _number(
             env, c.MAX_TOKEN_BYTES_ENV, c.DEFAULT_MAX_TOKEN_BYTES, 512, 1024 * 1024, integer=True
+        ),
+        "decision_cache_size": lambda: _number(
+            env, c.DECISION_CACHE_SIZE_ENV, c.DEFAULT_DECISION_CACHE_SIZE, 0, 100_000, integer=True
         ),
         "jwks_max_age": lambda: _number(
             env, c.JWKS_MAX_AGE_ENV, c.DEFAULT_JWKS_MAX_AGE_SECONDS, 60, 7 * 86400, integer=True

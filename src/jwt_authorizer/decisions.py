@@ -1,0 +1,80 @@
+"""A bounded cache of verified tokens, keyed by the exact token string.
+
+Clients resend the same access token for its whole lifetime, and API Gateway's own result cache
+is per API and per TTL; a warm container sees the same token again and again. Verifying it once
+and remembering the outcome takes the RSA check and the parsing off the warm path, under rules
+that keep the cache exactly as strict as verification:
+
+* only tokens that passed every check are remembered — never a rejection, since most rejections
+  depend on time or on the key set;
+* an entry never outlives the token's ``exp`` (without the clock skew);
+* an entry is dropped when its key leaves the issuer's key set, and is not used while the key set
+  is older than its maximum age (the full path then refreshes the keys first);
+* the cache is bounded; the oldest entry goes first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .keys import SigningKey
+from .routes import Grant
+from .verifier import IssuerVerifier, VerifiedToken
+
+
+@dataclass(slots=True)
+class CachedDecision:
+    """What verification and the route rules concluded about one token."""
+
+    issuer: IssuerVerifier
+    verified: VerifiedToken
+    generation: int
+    expires_at: float
+    principal_id: str
+    grant: Grant
+    context: dict[str, Any]
+    token_fields: dict[str, Any]
+    responses: dict[Any, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> SigningKey:
+        return self.verified.key
+
+
+class DecisionCache:
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[str, CachedDecision] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str, now: float) -> CachedDecision | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if now >= entry.expires_at:
+            del self._entries[token]
+            return None
+        keys = entry.issuer.keys
+        if keys.generation != entry.generation:
+            key_set = keys.key_set
+            if key_set is None or key_set.keys.get(entry.key.kid) != entry.key:
+                del self._entries[token]  # the key was rotated out or replaced
+                return None
+            entry.generation = keys.generation
+        age = keys.fetched_age()
+        if age is None or age >= keys.max_age:
+            return None  # let the full path refresh the key set before trusting it again
+        return entry
+
+    def put(self, token: str, entry: CachedDecision) -> None:
+        if self.max_entries <= 0:
+            return
+        if len(self._entries) >= self.max_entries and token not in self._entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = entry
+
+    def clear(self) -> None:
+        self._entries.clear()
