@@ -113,13 +113,26 @@ def _header(headers: dict[str, str] | None, name: str) -> str | None:
     return None
 
 
+def _all_values(headers: dict[str, Any] | None, name: str) -> list[Any]:
+    """Every value of ``name`` under every spelling of it (``Authorization``, ``authorization``...)."""
+    if not headers:
+        return []
+    lowered = name.lower()
+    found: list[Any] = []
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            found.extend(value if isinstance(value, list) else [value])
+    return found
+
+
 def _single_header(event: dict[str, Any], name: str) -> str | None:
-    """The header's one value; two values for Authorization is an ambiguity we refuse."""
-    multi = event.get("multiValueHeaders") or {}
-    values = _header(multi, name)
-    if isinstance(values, list) and len(values) > 1:
-        raise MalformedAuthorizationError(f"{len(values)} {name} headers; exactly one is allowed")
-    value = _header(event.get("headers"), name)
+    """The header's one value; two values, or two spellings, of Authorization is an ambiguity we refuse."""
+    multi = _all_values(event.get("multiValueHeaders"), name)
+    single = _all_values(event.get("headers"), name)
+    if len(multi) > 1 or len(single) > 1:
+        count = max(len(multi), len(single))
+        raise MalformedAuthorizationError(f"{count} {name} headers; exactly one is allowed")
+    value = single[0] if single else None
     return value if isinstance(value, str) else None
 
 
@@ -129,7 +142,7 @@ def read_request(event: dict[str, Any], websocket_query_parameter: str) -> Autho
         raise MissingTokenError("the event is not an object")
     try:
         return _read(event, websocket_query_parameter)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         # An event without the keys its type promises (an emulator, a test console): no token.
         raise MissingTokenError(f"the event lacks {exc!s:.40}; no token can be read") from None
 

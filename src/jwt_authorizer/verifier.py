@@ -55,9 +55,15 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidClaimError(f"{name} must be a finite NumericDate", actual=repr(value)[:40])
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range (JSON integers have no size limit)
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidClaimError(f"{name} must be a finite NumericDate", actual=repr(value)[:40])
+    return number
 
 
 class IssuerVerifier:
