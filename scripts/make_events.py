@@ -18,10 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from jwt_authorizer.devtoken import DevIssuer
+from jwt_authorizer.devtoken import mint as mint_token
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -78,22 +80,19 @@ def public_jwks(key: rsa.RSAPrivateKey) -> dict[str, Any]:
     return {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID, "n": jwk["n"], "e": jwk["e"]}]}
 
 
-def mint(key: rsa.RSAPrivateKey, now: int, **overrides: Any) -> str:
+def mint(issuer: DevIssuer, now: int, **overrides: Any) -> str:
+    """A development token through the token doctor's ``dev-token`` minting (one minting code path)."""
     headers = overrides.pop("headers", {})
     claims: dict[str, Any] = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": "dev-user",
-        "azp": "dev-client",
         "tid": "00000000-0000-0000-0000-000000000001",
         "scp": "orders.read orders.write",
         "roles": ["Orders.Admin"],
         "iat": now,
         "nbf": now,
         "exp": EXPIRES_2036,
+        **overrides,
     }
-    claims.update(overrides)
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID, "typ": "JWT", **headers})
+    return mint_token(issuer, now=now, nonce=headers.get("nonce"), claims=claims)
 
 
 # ----- event shapes (see ../shared/platform-facts.md) ---------------------------------------------
@@ -304,10 +303,11 @@ def main() -> None:
     jwks = public_jwks(key)
     write_json(JWKS_FILE, jwks)
 
-    valid = mint(key, now)
-    expired = mint(key, ISSUED_2019, exp=EXPIRED_2020)
-    wrong_audience = mint(key, now, aud=OTHER_AUDIENCE)
-    graph = mint(key, now, aud=GRAPH_AUDIENCE, headers={"nonce": "dev-graph-nonce"})
+    issuer = DevIssuer(key, KID, ISSUER, AUDIENCE)
+    valid = mint(issuer, now)
+    expired = mint(issuer, ISSUED_2019, exp=EXPIRED_2020)
+    wrong_audience = mint(issuer, now, aud=OTHER_AUDIENCE)
+    graph = mint(issuer, now, aud=GRAPH_AUDIENCE, headers={"nonce": "dev-graph-nonce"})
 
     missing = rest_request_event(None)
     events: dict[str, Any] = {

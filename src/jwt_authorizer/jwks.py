@@ -228,8 +228,13 @@ class KeyCache:
     def _unknown(self, kid: str, *, refetched: bool) -> UnknownKeyError:
         current = self._current
         known = sorted(current[0].keys) if current is not None else []
-        when = "after a refetch" if refetched else "(refetch suppressed by the penalty window)"
-        return UnknownKeyError(f"no key with this kid in the key set {when}", actual=kid, expected=known)
+        if isinstance(self.provider, StaticKeyProvider):
+            message = "no key with this kid among the pinned keys"
+        elif refetched:
+            message = "no key with this kid in the key set, even after a refetch"
+        else:
+            message = "no key with this kid in the key set (refetch suppressed by the penalty window)"
+        return UnknownKeyError(message, actual=kid, expected=known)
 
     def _refresh(self, seen_attempts: int, kid: str | None = None) -> bool:
         """Fetch once for everyone waiting: whoever holds the lock fetches, the rest share it.
