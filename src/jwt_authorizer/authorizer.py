@@ -12,7 +12,7 @@ from typing import Any
 from .config import Settings
 from .identity import context_of, principal_of
 from .incoming import AuthorizationRequest, EventKind, read_request
-from .responses import iam_policy, simple_response
+from .responses import iam_policy, settle, simple_response
 from .routes import ALLOW_ALL, Grant
 from .token import ParsedToken
 from .verifier import VerifiedToken, Verifier
@@ -74,9 +74,11 @@ class Authorizer:
             raise
         rules = issuer.settings.route_rules
         grant = rules.grant_for(verified.claims) if rules is not None else ALLOW_ALL
-        permitted = grant.permits(request.http_method, request.path)
+        iam = not (request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple")
+        grant, permitted, route_fields = settle(grant, request, iam=iam)
         fields = log_fields(parsed, request)
         fields["principal_claim"] = principal_claim
+        fields.update(route_fields)
         context = context_of(verified.claims, issuer.settings.context_claims)
         return Decision(request, verified, principal_id, grant, permitted, context, fields)
 

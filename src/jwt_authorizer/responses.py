@@ -2,12 +2,19 @@
 
 API Gateway caches an authorizer's answer per token and reuses it for every route of the API
 until the TTL ends, so the policy must describe everything the token may call, never only the
-route in the event: without route rules that is the whole stage, with rules it is the list of
-routes the rules grant (anything not listed is implicitly denied, which API Gateway answers 403).
+route in the event: without route rules that is the whole stage; with rules it is the grant's
+Allow statements minus its explicit Deny statements, which the rules module has proved equal to
+the rules on every method and path.
+
+When no policy of acceptable size is exact (``Grant.per_request``), the answer covers the current
+request only — Allow exactly its ARN, or Deny everything — and is correct only with the
+authorizer's result cache off (TTL 0): a cached per-request answer blocks the token's next route,
+it never opens one.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
@@ -16,12 +23,23 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponseWebSocket,
 )
 
-from .incoming import EventKind, RouteArn
-from .routes import Grant
+from .incoming import AuthorizationRequest, EventKind, RouteArn
+from .routes import (
+    MAX_RESOURCE_ARN_CHARS,
+    POLICY_BUDGET_BYTES,
+    VERBS,
+    Grant,
+    Statement,
+    longest_resource,
+    policy_size,
+)
+
+# A path Powertools accepts in a resource, without IAM wildcards.
+_PLAIN_PATH = re.compile(r"/[/.a-zA-Z0-9_{}+-]*")
 
 
 def _literal_policy(principal_id: str, route: RouteArn, effect: str, context: dict[str, Any]) -> dict[str, Any]:
-    """For ARNs we cannot read (emulators): allow or deny exactly the ARN we were given."""
+    """Allow or deny exactly the ARN we were given (emulator ARNs, unusual request paths)."""
     response: dict[str, Any] = {
         "principalId": principal_id,
         "policyDocument": {
@@ -34,30 +52,126 @@ def _literal_policy(principal_id: str, route: RouteArn, effect: str, context: di
     return response
 
 
+def exact_resource(route: RouteArn) -> bool:
+    """Can a policy name exactly this request's ARN (no ``*``/``?`` in it, at most 512 characters)?"""
+    return route.valid and "*" not in route.raw and "?" not in route.raw and len(route.raw) <= MAX_RESOURCE_ARN_CHARS
+
+
+def _plain(route: RouteArn) -> bool:
+    """Can Powertools name this ARN? (It strips every leading '/' of a resource: '//a' would become '/a'.)"""
+    return (
+        exact_resource(route)
+        and route.method in VERBS
+        and _PLAIN_PATH.fullmatch(route.path) is not None
+        and not route.path.startswith("//")
+    )
+
+
+def _add_statements(
+    policy: APIGatewayAuthorizerResponse, effect: str, statements: tuple[Statement, ...], prefix: str
+) -> list[str]:
+    """Add statements through Powertools; return the ARNs it cannot spell (a resource starting '//')."""
+    verbatim = []
+    for method, resource in statements:
+        if resource.startswith("//"):
+            verbatim.append(prefix + method + resource)
+        elif effect == "Allow":
+            policy.allow_route(method, resource)
+        else:
+            policy.deny_route(method, resource)
+    return verbatim
+
+
+def _with_resources(response: dict[str, Any], effect: str, arns: list[str]) -> dict[str, Any]:
+    if arns:
+        statements = response["policyDocument"]["Statement"]
+        target = next((s for s in statements if s["Effect"] == effect and "Condition" not in s), None)
+        if target is None:
+            statements.append({"Action": "execute-api:Invoke", "Effect": effect, "Resource": arns})
+        else:
+            target["Resource"].extend(arns)
+    return response
+
+
+def fit(grant: Grant, route: RouteArn, kind: EventKind) -> Grant:
+    """The grant as this stage's policy can carry it: per request when the cached form is too large."""
+    if grant.per_request or not route.valid or kind is EventKind.WEBSOCKET:
+        return grant
+    prefix = route.stage_prefix + "/"
+    too_long = longest_resource(prefix, grant.allow_all, grant.routes, grant.denied) > MAX_RESOURCE_ARN_CHARS
+    # Room for the explicit Deny of the current route that iam_policy may add.
+    size = policy_size(prefix, grant.allow_all, grant.routes, grant.denied, extra_denied=len(route.raw) + 4)
+    if too_long or size > POLICY_BUDGET_BYTES:
+        return grant.per_request_variant()
+    return grant
+
+
+def settle(grant: Grant, request: AuthorizationRequest, *, iam: bool) -> tuple[Grant, bool, dict[str, Any]]:
+    """The grant fitted to the answer's form, whether this request is permitted, and log fields.
+
+    The decision is taken on the method ARN's verb and path (what a cached policy is matched
+    against), so a cached and a per-request answer can never disagree about the same request.
+    """
+    route = request.route
+    method, path = (route.method, route.path) if route.valid else (request.http_method, request.path)
+    fields: dict[str, Any] = {}
+    if iam:
+        if grant.decision is not None and not grant.per_request and not grant.decision.covers(method, path):
+            # allRoutesListed promised no such route: the cached policy was proved for listed routes only.
+            grant = grant.per_request_variant()
+            fields["route_unlisted"] = True
+        grant = fit(grant, route, request.kind)
+    permitted = grant.permits(method, path)
+    if grant.decision is None:
+        return grant, permitted, fields
+    if iam and request.kind is not EventKind.WEBSOCKET:
+        fields["route_policy"] = "per_request" if grant.per_request else "cached"
+    if not permitted:
+        fields.update(grant.explain(method, path))
+    elif iam and grant.per_request and route.valid and not exact_resource(route):
+        permitted = False
+        fields["route_reason"] = "arn_not_expressible"
+    return grant, permitted, fields
+
+
 def iam_policy(
     principal_id: str, route: RouteArn, kind: EventKind, grant: Grant, context: dict[str, Any]
 ) -> dict[str, Any]:
-    """The IAM policy for this caller, valid for every route of the stage."""
+    """The IAM policy for this caller: valid for every route of the stage unless ``per_request``."""
     if not route.valid:
         permitted = grant.allow_all or grant.permits(route.method, route.path)
         return _literal_policy(principal_id, route, "Allow" if permitted else "Deny", context)
     args = (principal_id, route.region, route.account, route.api_id, route.stage)
     if kind is EventKind.WEBSOCKET:
+        # The authorizer runs on $connect only; the connection is all the policy governs.
         ws = APIGatewayAuthorizerResponseWebSocket(*args, context=context or None, partition=route.partition)
-        if grant.allow_all or grant.permits("", route.path):
+        if grant.permits("", route.path):
             ws.allow_all_routes()
         else:
             ws.deny_all_routes()
         return ws.asdict()
+    permitted = grant.permits(route.method, route.path)
     policy = APIGatewayAuthorizerResponse(*args, context=context or None, partition=route.partition)
+    if grant.per_request:
+        if not (permitted and exact_resource(route)):
+            policy.deny_all_routes()
+        elif _plain(route):
+            policy.allow_route(route.method, route.path)
+        else:
+            return _literal_policy(principal_id, route, "Allow", context)
+        return policy.asdict()
+    prefix = route.stage_prefix + "/"
     if grant.allow_all:
         policy.allow_all_routes()
-    elif grant.routes:
-        for method, resource in grant.routes:
-            policy.allow_route(method, resource)
-    else:
+    allow_verbatim = _add_statements(policy, "Allow", grant.routes, prefix)
+    deny_verbatim = _add_statements(policy, "Deny", grant.denied, prefix)
+    if not permitted and _plain(route):
+        # Refused routes get an explicit Deny (harmless in the cache: the rules refuse this exact route).
+        policy.deny_route(route.method, route.path)
+    if not grant.allow_all and not grant.routes:
         policy.deny_all_routes()
-    return policy.asdict()
+    response = policy.asdict()
+    return _with_resources(_with_resources(response, "Allow", allow_verbatim), "Deny", deny_verbatim)
 
 
 def simple_response(authorized: bool, context: dict[str, Any]) -> dict[str, Any]:
