@@ -249,3 +249,20 @@ def test_issuers_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as info:
         load_settings({"ISSUERS_FILE": str(tmp_path / "missing.json")})
     assert "cannot read" in info.value.problem
+
+
+def test_per_issuer_route_rules_replace_the_inherited_ones(three: tuple[IdentityProvider, ...]) -> None:
+    a, b, _ = three
+    rules = [{"method": "GET", "path": "/orders", "require": {"scope": "orders.read"}}]
+    settings = load_settings(
+        issuers_env(
+            {"name": "staff", "issuer": a.issuer, "audience": "x", "route_rules": rules},
+            {"name": "machines", "issuer": b.issuer, "audience": "y"},
+            ROUTE_RULES_FILE="examples/orders-rules.json",
+        )
+    )
+    staff, machines = settings.issuers
+    assert staff.route_rules is not None and machines.route_rules is not None
+    reader = {"scp": "orders.read"}
+    assert staff.route_rules.grant_for(reader).permits("GET", "/orders")
+    assert not staff.route_rules.grant_for(reader).permits("DELETE", "/orders/1")

@@ -84,7 +84,12 @@ def entra_preset(preset: Any, where: str) -> dict[str, str]:
     return {c.ISSUER_ENV: ",".join(issuers), c.JWKS_URI_ENV: f"https://{key_host}/{tenant}/discovery/v2.0/keys"}
 
 
-def _as_variable(value: Any) -> str:
+_JSON_KEYS = {"jwks", "route_rules"}
+
+
+def _as_variable(key: str, value: Any) -> str:
+    if key in _JSON_KEYS and isinstance(value, dict | list):
+        return json.dumps(value)
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     if isinstance(value, dict):
@@ -105,9 +110,13 @@ def _entry_env(entry: Any, index: int, env: Mapping[str, str]) -> tuple[dict[str
         if "issuer" in entry:
             raise ConfigurationError(where, "both entra and issuer are set", "keep one of them")
         values.update(entra_preset(entry["entra"], f"{where}.entra"))
+    if "route_rules" in entry or "route_rules_file" in entry:
+        # The entry's own rules replace the inherited ones, in whichever form they were given.
+        values.pop(c.ROUTE_RULES_ENV, None)
+        values.pop(c.ROUTE_RULES_FILE_ENV, None)
     for key, variable in {**_IDENTITY_KEYS, **_PRESENTATION_KEYS}.items():
         if key in entry:
-            values[variable] = _as_variable(entry[key])
+            values[variable] = _as_variable(key, entry[key])
     if any(key in entry for key in ("jwks", "jwks_file", "discovery_url")) and "jwks_uri" not in entry:
         values.pop(c.JWKS_URI_ENV, None)  # an explicit key source beats the preset's URL
     return values, name
