@@ -6,16 +6,19 @@ returns ``Decision`` objects; the handler alone maps them to 401/403/500.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
+from .decisions import CachedDecision, DecisionCache
 from .identity import context_of, principal_of
 from .incoming import AuthorizationRequest, EventKind, read_request
 from .responses import iam_policy, settle, simple_response
 from .routes import ALLOW_ALL, Grant
 from .token import ParsedToken
 from .verifier import VerifiedToken, Verifier
+
+_MAX_DOCUMENTS = 256
 
 _LOGGED_CLAIMS = (("iss", "iss"), ("sub", "sub"), ("tid", "tid"), ("azp", "client_id"), ("appid", "client_id"))
 
@@ -37,7 +40,7 @@ def log_fields(parsed: ParsedToken | None, request: AuthorizationRequest | None)
     return fields
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     request: AuthorizationRequest
     verified: VerifiedToken
@@ -45,18 +48,23 @@ class Decision:
     grant: Grant
     permitted: bool
     context: dict[str, Any]
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any]
+    remembered: CachedDecision
 
 
 class Authorizer:
-    """Holds the warm state (verifier, key caches, per-issuer rules) shared by every invocation."""
+    """Holds the warm state (verifier, key caches, rules, caches) shared by every invocation."""
 
     def __init__(self, settings: Settings, verifier: Verifier) -> None:
         self.settings = settings
         self.verifier = verifier
+        self.decisions = DecisionCache(settings.decision_cache_size)
+        # Policy documents by (event kind, stage ARN, grant): one per stage and kind of caller, shared
+        # by every principal (API Gateway only serializes them; nothing mutates them).
+        self._documents: dict[tuple[EventKind, str, int, bool], tuple[Grant, dict[str, Any]]] = {}
 
     def decide(self, event: dict[str, Any]) -> Decision:
-        """Verify the event's token and apply the route rules.
+        """Verify the event's token (or recall it) and apply the route rules.
 
         Raises ``TokenRejected`` (with ``log_fields`` attached) or ``KeySourceUnavailable``.
         """
@@ -64,26 +72,75 @@ class Authorizer:
         parsed: ParsedToken | None = None
         try:
             request = read_request(event, self.settings.websocket_query_parameter)
-            parsed = self.verifier.parse(request.token)
-            issuer = self.verifier.select(parsed)
-            verified = issuer.verify(parsed, self.verifier.now())
-            principal_id, principal_claim = principal_of(verified.claims, issuer.settings.principal_claims)
+            now = self.verifier.now()
+            entry = self.decisions.get(request.token, now)
+            if entry is None:
+                parsed = self.verifier.parse(request.token)
+                entry = self._verify(request.token, parsed, now)
         except Exception as exc:
             # The handler logs the failure; it needs to know which token it was about.
             exc.log_fields = log_fields(parsed, request)  # type: ignore[attr-defined]
             raise
-        rules = issuer.settings.route_rules
-        grant = rules.grant_for(verified.claims) if rules is not None else ALLOW_ALL
         iam = not (request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple")
-        grant, permitted, route_fields = settle(grant, request, iam=iam)
-        fields = log_fields(parsed, request)
-        fields["principal_claim"] = principal_claim
-        fields.update(route_fields)
-        context = context_of(verified.claims, issuer.settings.context_claims)
-        return Decision(request, verified, principal_id, grant, permitted, context, fields)
+        grant, permitted, route_fields = settle(entry.grant, request, iam=iam)
+        fields = {
+            "event_type": str(request.kind),
+            "route": f"{request.http_method} {request.path}".strip(),
+            **entry.token_fields,
+            **route_fields,
+        }
+        return Decision(request, entry.verified, entry.principal_id, grant, permitted, entry.context, fields, entry)
+
+    def _verify(self, token: str, parsed: ParsedToken, now: float) -> CachedDecision:
+        issuer = self.verifier.select(parsed)
+        verified = issuer.verify(parsed, now)
+        settings = issuer.settings
+        principal_id, principal_claim = principal_of(verified.claims, settings.principal_claims)
+        rules = settings.route_rules
+        token_fields = log_fields(parsed, None)
+        token_fields["principal_claim"] = principal_claim
+        entry = CachedDecision(
+            issuer=issuer,
+            verified=verified,
+            generation=issuer.keys.generation,
+            expires_at=float(verified.claims["exp"]),
+            principal_id=principal_id,
+            grant=rules.grant_for(verified.claims) if rules is not None else ALLOW_ALL,
+            context=context_of(verified.claims, settings.context_claims),
+            token_fields=token_fields,
+        )
+        self.decisions.put(token, entry)
+        return entry
 
     def respond(self, decision: Decision) -> dict[str, Any]:
         request = decision.request
         if request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple":
             return simple_response(decision.permitted, decision.context)
-        return iam_policy(decision.principal_id, request.route, request.kind, decision.grant, decision.context)
+        document = self._shared_document(decision)
+        if document is None:
+            return iam_policy(decision.principal_id, request.route, request.kind, decision.grant, decision.context)
+        response: dict[str, Any] = {"principalId": decision.principal_id, "policyDocument": document}
+        if decision.context:
+            response["context"] = decision.context
+        return response
+
+    def _shared_document(self, decision: Decision) -> dict[str, Any] | None:
+        """The stage-wide policy document for this grant, built once; ``None`` when it is per request.
+
+        Only answers that do not depend on the route in the event are shared: a stage-wide grant
+        whose policy carries no statement about the current route (a refusal adds one).
+        """
+        request, grant = decision.request, decision.grant
+        route = request.route
+        websocket = request.kind is EventKind.WEBSOCKET
+        if not route.valid or grant.per_request or not (decision.permitted or websocket):
+            return None
+        key = (request.kind, route.stage_prefix, id(grant), decision.permitted)
+        cached = self._documents.get(key)
+        if cached is not None and cached[0] is grant:
+            return cached[1]
+        document: dict[str, Any] = iam_policy("", route, request.kind, grant, {})["policyDocument"]
+        if len(self._documents) >= _MAX_DOCUMENTS:
+            self._documents.clear()
+        self._documents[key] = (grant, document)
+        return document
