@@ -64,7 +64,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise AuthorizerUnavailable("Internal authorizer error") from None
     response = AUTHORIZER.respond(decision)
     if decision.permitted:
-        OBSERVABILITY.decision("allow", "granted", decision.fields, context)
+        OBSERVABILITY.decision(
+            "allow", "granted", decision.fields, context, encoded=decision.remembered.encoded_fields()
+        )
     else:
-        OBSERVABILITY.decision("deny", "route_not_permitted", decision.fields, context, level="warning")
+        OBSERVABILITY.decision(
+            "deny",
+            "route_not_permitted",
+            decision.fields,
+            context,
+            level="warning",
+            encoded=decision.remembered.encoded_fields(),
+        )
     return response

@@ -83,12 +83,8 @@ class Authorizer:
             raise
         iam = not (request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple")
         grant, permitted, route_fields = settle(entry.grant, request, iam=iam)
-        fields = {
-            "event_type": str(request.kind),
-            "route": f"{request.http_method} {request.path}".strip(),
-            **entry.token_fields,
-            **route_fields,
-        }
+        # Per-request fields only; the token's own fields are encoded once, in ``remembered``.
+        fields = {"event_type": request.kind.value, "route": f"{request.http_method} {request.path}", **route_fields}
         return Decision(request, entry.verified, entry.principal_id, grant, permitted, entry.context, fields, entry)
 
     def _verify(self, token: str, parsed: ParsedToken, now: float) -> CachedDecision:

@@ -15,10 +15,12 @@ that keep the cache exactly as strict as verification:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from .keys import SigningKey
+from .logline import dumps as _dumps
 from .routes import Grant
 from .verifier import IssuerVerifier, VerifiedToken
 
@@ -35,7 +37,13 @@ class CachedDecision:
     grant: Grant
     context: dict[str, Any]
     token_fields: dict[str, Any]
-    responses: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    token_json: str = ""
+
+    def encoded_fields(self) -> str:
+        """The token's log fields as JSON members (no braces), encoded once per token."""
+        if not self.token_json and self.token_fields:
+            self.token_json = _dumps(self.token_fields)[1:-1]
+        return self.token_json
 
     @property
     def key(self) -> SigningKey:
@@ -45,7 +53,8 @@ class CachedDecision:
 class DecisionCache:
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: dict[str, CachedDecision] = {}
+        # OrderedDict: evicting the oldest of a plain dict that churns is O(n) (it skips deleted slots).
+        self._entries: OrderedDict[str, CachedDecision] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -73,7 +82,7 @@ class DecisionCache:
         if self.max_entries <= 0:
             return
         if len(self._entries) >= self.max_entries and token not in self._entries:
-            del self._entries[next(iter(self._entries))]
+            self._entries.popitem(last=False)
         self._entries[token] = entry
 
     def clear(self) -> None:

@@ -51,11 +51,8 @@ class RouteArn:
     method: str = ""
     path: str = ""
     valid: bool = False
-
-    @property
-    def stage_prefix(self) -> str:
-        """``arn:...:api/stage`` — every route of the stage lies under it."""
-        return f"arn:{self.partition}:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage}"
+    # ``arn:...:api/stage``: every route of the stage lies under it.
+    stage_prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +64,24 @@ class AuthorizationRequest:
     path: str
 
 
+_PARSED_ARNS: dict[tuple[str, bool], RouteArn] = {}
+_MAX_PARSED_ARNS = 4096
+
+
 def parse_arn(arn: str, *, websocket: bool = False) -> RouteArn:
+    """Read an execute-api ARN without trusting its shape; remembered, as routes repeat."""
+    key = (arn, websocket)
+    parsed = _PARSED_ARNS.get(key) if isinstance(arn, str) else None
+    if parsed is None:
+        parsed = _parse_arn(arn, websocket)
+        if isinstance(arn, str):
+            if len(_PARSED_ARNS) >= _MAX_PARSED_ARNS:
+                _PARSED_ARNS.clear()
+            _PARSED_ARNS[key] = parsed
+    return parsed
+
+
+def _parse_arn(arn: str, websocket: bool) -> RouteArn:
     """Read an execute-api ARN without trusting its shape (emulators send odd ones)."""
     match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
     if match is None:
@@ -87,6 +101,7 @@ def parse_arn(arn: str, *, websocket: bool = False) -> RouteArn:
         method=method,
         path="/" + path,
         valid=True,
+        stage_prefix=arn[: match.end("stage")],
     )
 
 

@@ -15,7 +15,6 @@ whatever ``POWERTOOLS_LOGGER_LOG_EVENT`` says: the handler is not wrapped by
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -29,6 +28,7 @@ from .config import Settings
 from .constants import TRACE_DISABLED_ENV
 from .jwks import KeyProvider
 from .keys import KeySet
+from .logline import dumps as _dumps
 
 # Key-cache events worth a metric, by the name the cache emits them under.
 _KEY_METRICS = {
@@ -38,7 +38,6 @@ _KEY_METRICS = {
     "penalty_opened": "UnknownKidPenalties",
 }
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-_dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 class Observability:
@@ -63,14 +62,28 @@ class Observability:
 
     # ----- the decision line ------------------------------------------------------------------
 
-    def decision(self, outcome: str, reason: str, fields: dict[str, Any], context: Any, *, level: str = "info") -> None:
-        """Write the one line for this decision, metrics included; never changes the decision."""
+    def decision(
+        self,
+        outcome: str,
+        reason: str,
+        fields: dict[str, Any],
+        context: Any,
+        *,
+        level: str = "info",
+        encoded: str = "",
+    ) -> None:
+        """Write the one line for this decision, metrics included; never changes the decision.
+
+        ``encoded`` holds more members already encoded as JSON (a remembered token's fields).
+        """
         try:
-            self._write(outcome, reason, fields, context, level)
+            self._write(outcome, reason, fields, context, level=level, encoded=encoded)
         except Exception as exc:  # a logging fault must not turn a 401 into a 500
             self.logger.error("decision log failed", extra={"error_type": type(exc).__name__})
 
-    def _write(self, outcome: str, reason: str, fields: dict[str, Any], context: Any, level: str) -> None:
+    def _write(
+        self, outcome: str, reason: str, fields: dict[str, Any], context: Any, *, level: str, encoded: str
+    ) -> None:
         now = time.time()
         stream = getattr(self.logger.logger_handler, "stream", None)
         if stream is None:
@@ -92,7 +105,8 @@ class Observability:
         dynamic.update(fields)
         self._cold_start = False
         # Static prefix, then this call's fields, then the EMF fragment: one line, one write.
-        stream.write(f"{self._prefix(level, context)}{_dumps(dynamic)[1:-1]},{emf}}}\n")
+        members = f"{_dumps(dynamic)[1:-1]},{encoded}" if encoded else _dumps(dynamic)[1:-1]
+        stream.write(f"{self._prefix(level, context)}{members},{emf}}}\n")
 
     def _prefix(self, level: str, context: Any) -> str:
         prefix = self._prefixes.get(level)

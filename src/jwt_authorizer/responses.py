@@ -93,10 +93,30 @@ def _with_resources(response: dict[str, Any], effect: str, arns: list[str]) -> d
     return response
 
 
+_FITTED: dict[tuple[int, str, int], tuple[Grant, Grant]] = {}
+_MAX_FITTED = 1024
+
+
 def fit(grant: Grant, route: RouteArn, kind: EventKind) -> Grant:
-    """The grant as this stage's policy can carry it: per request when the cached form is too large."""
+    """The grant as this stage's policy can carry it: per request when the cached form is too large.
+
+    The answer depends only on the grant, the stage ARN and the length of the request's ARN, and is
+    remembered for them: measuring a policy's size costs more than the rest of a warm decision.
+    """
     if grant.per_request or not route.valid or kind is EventKind.WEBSOCKET:
         return grant
+    key = (id(grant), route.stage_prefix, len(route.raw))
+    known = _FITTED.get(key)
+    if known is not None and known[0] is grant:
+        return known[1]
+    fitted = _fit(grant, route)
+    if len(_FITTED) >= _MAX_FITTED:
+        _FITTED.clear()
+    _FITTED[key] = (grant, fitted)
+    return fitted
+
+
+def _fit(grant: Grant, route: RouteArn) -> Grant:
     prefix = route.stage_prefix + "/"
     too_long = longest_resource(prefix, grant.allow_all, grant.routes, grant.denied) > MAX_RESOURCE_ARN_CHARS
     # Room for the explicit Deny of the current route that iam_policy may add.
