@@ -22,8 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from .exceptions import MalformedAuthorizationError, MissingTokenError
 
 # RFC 6750 section 2.1: "Bearer" (any case), one space, one b64token, nothing else.
-_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9\-._~+/]+=*)")
-_RAW_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _ARN = re.compile(
     r"arn:(?P<partition>[^:]+):execute-api:(?P<region>[^:]*):(?P<account>[^:]*):"
     r"(?P<api>[^/]+)/(?P<stage>[^/]+)(?:/(?P<rest>.*))?"
@@ -55,7 +54,7 @@ class RouteArn:
     stage_prefix: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthorizationRequest:
     kind: EventKind
     token: str
@@ -109,13 +108,28 @@ def bearer_token(value: str | None) -> str:
     """The token of an ``Authorization: Bearer`` value, or a typed authentication failure."""
     if value is None or not value.strip():
         raise MissingTokenError("no Authorization header (or it is empty)")
-    match = _BEARER.fullmatch(value.strip(" "))
-    if match is None:
+    stripped = value.strip(" ")
+    if stripped[:7].lower() != "bearer ":
         scheme = value.strip().split(" ", 1)[0][:20]
         if scheme.lower() != "bearer":
             raise MalformedAuthorizationError("the Authorization scheme is not Bearer", actual=scheme)
         raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
-    return match.group(1)
+    token = stripped[7:]
+    if not is_b64token(token):
+        raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
+    return token
+
+
+def is_b64token(text: str) -> bool:
+    """RFC 6750's b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+
+    Deleting the allowed bytes with one C-level ``translate`` is several times cheaper than a
+    regular expression over a kilobyte-long token.
+    """
+    if not text or not text.isascii():
+        return False
+    body = text.rstrip("=")
+    return bool(body) and not body.encode("ascii").translate(None, _B64TOKEN_BYTES)
 
 
 def _header(headers: dict[str, str] | None, name: str) -> str | None:
@@ -187,7 +201,7 @@ def _read(event: dict[str, Any], websocket_query_parameter: str) -> Authorizatio
             raw = (event.get("queryStringParameters") or {}).get(websocket_query_parameter)
             if not raw:
                 raise MissingTokenError(f"no Authorization header and no {websocket_query_parameter!r} query parameter")
-            if not isinstance(raw, str) or _RAW_TOKEN.fullmatch(raw) is None:
+            if not isinstance(raw, str) or not is_b64token(raw):
                 raise MalformedAuthorizationError("the query-string token has characters outside a token")
             token = raw
         return AuthorizationRequest(EventKind.WEBSOCKET, token, route, "", route.path)

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding
 from jwt.algorithms import Algorithm, ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
@@ -36,6 +38,14 @@ _ALGORITHMS: dict[str, Algorithm] = {
     "ES256": ECAlgorithm(ECAlgorithm.SHA256),
     "ES384": ECAlgorithm(ECAlgorithm.SHA384),
     "ES512": ECAlgorithm(ECAlgorithm.SHA512),
+}
+_DIGESTS = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
+_RSA_SCHEMES: dict[str, tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]] = {
+    **{f"RS{bits}": (padding.PKCS1v15(), digest) for bits, digest in _DIGESTS.items()},
+    **{
+        f"PS{bits}": (padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size), digest)
+        for bits, digest in _DIGESTS.items()
+    },
 }
 _CURVE_FOR_ALG = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
 _JWK_CURVES = {"P-256": "secp256r1", "P-384": "secp384r1", "P-521": "secp521r1"}
@@ -68,8 +78,23 @@ class SigningKey:
         return None
 
     def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
-        """Check a signature with PyJWT's algorithm over cryptography; never raises on bad input."""
-        return _ALGORITHMS[alg].verify(signing_input, self.public_key, signature)
+        """Check a signature with cryptography; never raises on bad input.
+
+        RSA goes straight to cryptography with padding and hash objects built once (PyJWT builds
+        them on every call); ECDSA goes through PyJWT, which turns JOSE's raw r||s into DER and
+        refuses signatures of the wrong length.
+        """
+        rsa_scheme = _RSA_SCHEMES.get(alg)
+        if rsa_scheme is None:
+            return _ALGORITHMS[alg].verify(signing_input, self.public_key, signature)
+        key = self.public_key
+        if not isinstance(key, rsa.RSAPublicKey):
+            return False
+        try:
+            key.verify(signature, signing_input, rsa_scheme[0], rsa_scheme[1])
+        except InvalidSignature:
+            return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)
