@@ -1,4 +1,4 @@
-"""The cold-start shortcut must not break anyone who imports the rest of Powertools' data classes."""
+"""The cold-start shortcut must not break anyone who imports the rest of Powertools."""
 
 from __future__ import annotations
 
@@ -6,16 +6,34 @@ import subprocess
 import sys
 
 
-def test_authorizer_classes_alone_then_the_whole_package_on_demand() -> None:
+def run(probe: str) -> str:
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_the_handler_loads_only_what_it_runs() -> None:
     probe = (
-        "import sys, jwt_authorizer.incoming\n"
+        "import os, sys\n"
+        "os.environ.update(ISSUER='https://issuer.example', AUDIENCE='api://x', JWKS_PREFETCH='false')\n"
+        "import jwt_authorizer.app\n"
         "loaded = set(sys.modules)\n"
         "assert 'aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event' in loaded\n"
-        "assert 'aws_lambda_powertools.utilities.data_classes.sqs_event' not in loaded, 'package ran eagerly'\n"
+        "for heavy in ('aws_lambda_powertools.utilities.data_classes.sqs_event',\n"
+        "              'aws_lambda_powertools.logging.logger', 'aws_lambda_powertools.tracing.tracer'):\n"
+        "    assert heavy not in loaded, heavy\n"
+        "print('ok')\n"
+    )
+    assert run(probe) == "ok"
+
+
+def test_the_whole_of_powertools_on_demand() -> None:
+    probe = (
+        "import jwt_authorizer.incoming\n"
         "from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source\n"
         "import aws_lambda_powertools.utilities.data_classes as dc\n"
         "assert dc.APIGatewayProxyEvent.__name__ == 'APIGatewayProxyEvent'\n"
-        "print(SQSEvent.__name__, callable(event_source))\n"
+        "from aws_lambda_powertools import Logger, Metrics, Tracer\n"
+        "import aws_lambda_powertools\n"
+        "assert aws_lambda_powertools.__version__\n"
+        "print(SQSEvent.__name__, callable(event_source), Logger.__name__, Metrics.__name__, Tracer.__name__)\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "SQSEvent True"
+    assert run(probe) == "SQSEvent True Logger Metrics Tracer"

@@ -36,7 +36,6 @@ class AuthorizerUnavailable(Exception):
 
 SETTINGS = load_settings()
 OBSERVABILITY = Observability(SETTINGS)
-logger = OBSERVABILITY.logger
 VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.key_event)
 if tracing_enabled():
     for _issuer in VERIFIER.issuers:
@@ -58,7 +57,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         OBSERVABILITY.decision("error", exc.reason, fields, context, level="error")
         raise AuthorizerUnavailable("Key source unavailable; retry later") from None
     except Exception as exc:
-        logger.exception("unexpected error", extra={"function_request_id": getattr(context, "aws_request_id", None)})
+        OBSERVABILITY.logger.exception(
+            "unexpected error", extra={"function_request_id": getattr(context, "aws_request_id", None)}
+        )
         fields = {**getattr(exc, "log_fields", {}), "error_type": type(exc).__name__}
         OBSERVABILITY.decision("error", "internal_error", fields, context, level="error")
         raise AuthorizerUnavailable("Internal authorizer error") from None

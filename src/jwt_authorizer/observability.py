@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections import Counter
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .constants import TRACE_DISABLED_ENV
 from .jwks import KeyProvider
 from .keys import KeySet
 from .logline import dumps as _dumps
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.logging.logger import Logger
+    from aws_lambda_powertools.metrics import Metrics
 
 # Key-cache events worth a metric, by the name the cache emits them under.
 _KEY_METRICS = {
@@ -44,15 +46,37 @@ class Observability:
     """The function's logger and metrics, plus the counters the key cache reports into."""
 
     def __init__(self, settings: Settings) -> None:
-        self.logger = Logger(service=settings.service_name)
-        self.metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
         self.service = settings.service_name
+        self.namespace = settings.metrics_namespace
+        # Bound at cold start, as Powertools' Logger binds its handler to stdout.
+        self._stream = sys.stdout
+        self._level = log_level()
+        self._logger: Logger | None = None
+        self._metrics: Metrics | None = None
         self._key_events: Counter[str] = Counter()
         self._cold_start = True
         self._emf_templates: dict[tuple[str, str], tuple[str, str]] = {}
         self._prefixes: dict[str, str] = {}
         self._second = -1
         self._second_text = ""
+
+    @property
+    def logger(self) -> Logger:
+        """Powertools' Logger, for what is not a decision (unexpected errors); created on first use."""
+        if self._logger is None:
+            from aws_lambda_powertools.logging.logger import Logger  # noqa: PLC0415 - not on the cold path
+
+            self._logger = Logger(service=self.service, stream=self._stream)
+        return self._logger
+
+    @property
+    def metrics(self) -> Metrics:
+        """Powertools' Metrics, used to serialize each (outcome, reason) EMF blob once."""
+        if self._metrics is None:
+            from aws_lambda_powertools.metrics import Metrics  # noqa: PLC0415
+
+            self._metrics = Metrics(namespace=self.namespace, service=self.service)
+        return self._metrics
 
     # ----- inputs -----------------------------------------------------------------------------
 
@@ -85,11 +109,9 @@ class Observability:
         self, outcome: str, reason: str, fields: dict[str, Any], context: Any, *, level: str, encoded: str
     ) -> None:
         now = time.time()
-        stream = getattr(self.logger.logger_handler, "stream", None)
-        if stream is None:
-            return
+        stream = self._stream
         emf = self._emf(outcome, reason, int(now * 1000))
-        if self.logger.log_level > _LEVELS[level]:
+        if self._level > _LEVELS[level]:
             stream.write(emf.join(("{", "}\n")))  # the level hides the line; metrics still count
             self._cold_start = False
             return
@@ -147,6 +169,8 @@ class Observability:
         return _dumps(blob)[1:-1]
 
     def _serialize(self, outcome: str, reason: str, extra: dict[str, float]) -> dict[str, Any]:
+        from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415 - with Metrics, on first use
+
         metrics = self.metrics
         metrics.add_dimension(name="outcome", value=outcome)
         metrics.add_dimension(name="reason", value=reason)
@@ -164,6 +188,27 @@ class Observability:
             self._second = second
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._second_text}.{int((now - second) * 1000):03d}Z"
+
+
+# Lambda's Advanced Logging Controls levels, which take precedence as they do for Powertools' Logger.
+_LAMBDA_LEVELS = {
+    "TRACE": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.CRITICAL,
+}
+
+
+def log_level() -> int:
+    """The level Powertools' Logger would use: AWS_LAMBDA_LOG_LEVEL, POWERTOOLS_LOG_LEVEL, LOG_LEVEL, INFO."""
+    lambda_level = _LAMBDA_LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+    if lambda_level is not None:
+        return lambda_level
+    name = (os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "INFO").upper()
+    level = logging.getLevelName(name)
+    return level if isinstance(level, int) else logging.INFO
 
 
 def tracing_enabled() -> bool:
