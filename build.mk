@@ -21,7 +21,7 @@ build-AuthorizerFunction:
 	rm -rf "$(ARTIFACTS_DIR)"/jwt_authorizer/__pycache__ "$(ARTIFACTS_DIR)/.requirements.txt" "$(ARTIFACTS_DIR)/bin"
 	@# Lambda's code directory is read-only: without bytecode in the package, every cold start
 	@# compiles every module. Bytecode is version-specific, so it needs the runtime's Python here.
-	@if command -v python$(LAMBDA_PYTHON) >/dev/null 2>&1; then \
+	@if python$(LAMBDA_PYTHON) -c "" >/dev/null 2>&1; then \
 		python$(LAMBDA_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)" >/dev/null; \
 	else \
 		echo "note: python$(LAMBDA_PYTHON) is not installed here, so the package ships without bytecode" \
