@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from appload import cold_start
 from support import (
     IdentityProvider,
     KeyPair,
     LambdaContext,
     claims,
-    env_for,
     http_v1_event,
     http_v2_event,
     rest_request_event,
@@ -28,15 +26,8 @@ STAGE_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod"
 
 
 @pytest.fixture
-def app(idp: IdentityProvider, signer: KeyPair, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
-    idp.publish(signer)
-
-    def load(**env: str) -> ModuleType:
-        for key in list(env):
-            monkeypatch.setenv(key, env[key])
-        return cold_start(env_for(idp, **env))
-
-    yield load
+def app(load_app: Callable[..., ModuleType]) -> Callable[..., ModuleType]:
+    return load_app
 
 
 def call(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:

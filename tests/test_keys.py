@@ -7,20 +7,15 @@ key that loads is proven usable by verifying a token PyJWT signed with its priva
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 
 from jwt_authorizer.keys import KeySet, SigningKey, UnusableKey, parse_jwk, parse_jwks
 from jwt_authorizer.token import parse_token
-from support import KeyPair, claims, ec_pair, rsa_pair
+from support import KeyPair, claims, ec_pair, rsa_pair, self_signed_certificate
 
 ISSUER = "https://issuer.example"
 
@@ -42,19 +37,7 @@ def ec_p256() -> KeyPair:
 
 def certificate(pair: KeyPair) -> bytes:
     """A real self-signed certificate for ``pair``'s public key, as DER."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"signing key {pair.kid}")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(pair.private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(pair.private, hashes.SHA256())
-    )
-    return cert.public_bytes(Encoding.DER)
+    return base64.b64decode(self_signed_certificate(pair, f"signing key {pair.kid}"))
 
 
 def x5c(der: bytes) -> list[str]:

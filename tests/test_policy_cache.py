@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -23,12 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appload import cold_start
 from jwt_authorizer.incoming import AuthorizationRequest, read_request
 from jwt_authorizer.responses import iam_policy, settle
 from jwt_authorizer.routes import VERBS
 from jwt_authorizer.rules import RouteRules, parse_rules
-from support import IdentityProvider, KeyPair, LambdaContext, claims, env_for, http_v2_event, rest_token_event
+from support import IdentityProvider, KeyPair, LambdaContext, claims, http_v2_event, rest_token_event
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "orders-rules.json"
 ORDERS_DOC: dict[str, Any] = json.loads(EXAMPLE.read_text())
@@ -459,15 +458,9 @@ def test_random_rule_sets_never_leak_or_block(
 
 
 @pytest.fixture
-def app(idp: IdentityProvider, signer: KeyPair, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
-    idp.publish(signer)
-
-    def load(**env: str) -> ModuleType:
-        for key in list(env):
-            monkeypatch.setenv(key, env[key])
-        return cold_start(env_for(idp, **{"ROUTE_RULES_FILE": str(EXAMPLE), **env}))
-
-    yield load
+def app(load_app: Callable[..., ModuleType]) -> Callable[..., ModuleType]:
+    """The handler with the orders example's rules unless a test says otherwise."""
+    return lambda **env: load_app(**{"ROUTE_RULES_FILE": str(EXAMPLE), **env})
 
 
 @pytest.mark.parametrize("kind", ["rest_token", "http_v2_iam"])

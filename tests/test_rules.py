@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from appload import cold_start
 from jwt_authorizer.config import load_settings
 from jwt_authorizer.exceptions import ConfigurationError
 from jwt_authorizer.routes import POLICY_BUDGET_BYTES, glob_matches, parse_pattern, route_matches
@@ -21,7 +20,6 @@ from support import (
     KeyPair,
     LambdaContext,
     claims,
-    env_for,
     http_v2_event,
     rest_request_event,
     rest_token_event,
@@ -459,15 +457,9 @@ def test_parse_pattern_canonical_forms() -> None:
 
 
 @pytest.fixture
-def app(idp: IdentityProvider, signer: KeyPair, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
-    idp.publish(signer)
-
-    def load(**env: str) -> ModuleType:
-        for key in list(env):
-            monkeypatch.setenv(key, env[key])
-        return cold_start(env_for(idp, **{"ROUTE_RULES_FILE": str(EXAMPLE), **env}))
-
-    yield load
+def app(load_app: Callable[..., ModuleType]) -> Callable[..., ModuleType]:
+    """The handler with the orders example's rules unless a test says otherwise."""
+    return lambda **env: load_app(**{"ROUTE_RULES_FILE": str(EXAMPLE), **env})
 
 
 def call(module: ModuleType, event: dict[str, Any]) -> dict[str, Any]:
