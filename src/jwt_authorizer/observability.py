@@ -57,6 +57,7 @@ class Observability:
         self._cold_start = True
         self._emf_templates: dict[tuple[str, str], tuple[str, str]] = {}
         self._prefixes: dict[str, str] = {}
+        self._heads: dict[tuple[str, str, str], str] = {}
         self._second = -1
         self._second_text = ""
 
@@ -115,20 +116,26 @@ class Observability:
             stream.write(emf.join(("{", "}\n")))  # the level hides the line; metrics still count
             self._cold_start = False
             return
-        trace = os.environ.get("_X_AMZN_TRACE_ID")
-        dynamic: dict[str, Any] = {
-            "message": f"{outcome}: {reason}",
-            "timestamp": self._timestamp(now),
-            "cold_start": self._cold_start,
-            "function_request_id": getattr(context, "aws_request_id", None),
-        }
-        if trace:
-            dynamic["xray_trace_id"] = trace.split(";", 1)[0].removeprefix("Root=")
-        dynamic.update(fields)
+        head = self._heads.get((level, outcome, reason))
+        if head is None:
+            head = f'{self._prefix(level, context)}"message":{_dumps(f"{outcome}: {reason}")},"timestamp":'
+            self._heads[(level, outcome, reason)] = head
+        cold_start = "true" if self._cold_start else "false"
         self._cold_start = False
-        # Static prefix, then this call's fields, then the EMF fragment: one line, one write.
-        members = f"{_dumps(dynamic)[1:-1]},{encoded}" if encoded else _dumps(dynamic)[1:-1]
-        stream.write(f"{self._prefix(level, context)}{members},{emf}}}\n")
+        parts = [
+            f'{head}"{self._timestamp(now)}","cold_start":{cold_start},'
+            f'"function_request_id":{_dumps(getattr(context, "aws_request_id", None))}'
+        ]
+        trace = os.environ.get("_X_AMZN_TRACE_ID")
+        if trace:
+            parts.append(f',"xray_trace_id":{_dumps(trace.split(";", 1)[0].removeprefix("Root="))}')
+        if fields:
+            parts.append(f",{_dumps(fields)[1:-1]}")
+        if encoded:
+            parts.append(f",{encoded}")
+        # Static head, this call's members, then the EMF fragment: one line, one write.
+        parts.append(f",{emf}}}\n")
+        stream.write("".join(parts))
 
     def _prefix(self, level: str, context: Any) -> str:
         prefix = self._prefixes.get(level)
