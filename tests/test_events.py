@@ -212,3 +212,15 @@ def test_dev_key_is_labelled_development_only() -> None:
     readme = (DEV_ISSUER / "README.md").read_text(encoding="utf-8")
     assert "DEVELOPMENT ONLY" in readme
     assert (DEV_ISSUER / "private-key.pem").read_text(encoding="ascii").startswith("-----BEGIN PRIVATE KEY-----")
+
+
+def test_every_variable_is_in_the_template_and_the_readme() -> None:
+    """constants.py, template.yaml and the README's configuration table cannot drift apart."""
+    from jwt_authorizer import constants
+
+    names = {value for key, value in vars(constants).items() if key.endswith("_ENV")}
+    template = (ROOT / "template.yaml").read_text()
+    environment = template[template.index("Variables:") :]
+    readme = (ROOT / "README.md").read_text()
+    assert sorted(n for n in names if f"{n}:" not in environment) == []
+    assert sorted(n for n in names if f"`{n}`" not in readme and f"`{n} " not in readme) == []
