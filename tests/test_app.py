@@ -257,3 +257,10 @@ def test_one_log_line_per_decision_and_no_token_in_logs(
     assert {"Name": "Decisions", "Unit": "Count"} in emf["Metrics"]
     assert decisions[0]["Decisions"] == [1.0]
     assert decisions[0]["KeyFetches"] == [1.0]
+
+
+def test_log_encoder_matches_the_standard_one() -> None:
+    from jwt_authorizer.logline import dumps
+
+    for value in [{"a": 1, "b": [1, 2.5, None, True], "c": 'é"x\n'}, "text", None, 3, {"o": object}]:
+        assert json.loads(dumps(value)) == json.loads(json.dumps(value, default=str))
