@@ -48,6 +48,7 @@ if SETTINGS.jwks_prefetch:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         decision = AUTHORIZER.decide(event)
+        response = AUTHORIZER.respond(decision)
     except TokenRejected as exc:
         fields = {**getattr(exc, "log_fields", {}), **exc.details()}
         OBSERVABILITY.decision("unauthorized", exc.reason, fields, context)
@@ -63,7 +64,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         fields = {**getattr(exc, "log_fields", {}), "error_type": type(exc).__name__}
         OBSERVABILITY.decision("error", "internal_error", fields, context, level="error")
         raise AuthorizerUnavailable("Internal authorizer error") from None
-    response = AUTHORIZER.respond(decision)
     if decision.permitted:
         OBSERVABILITY.decision(
             "allow", "granted", decision.fields, context, encoded=decision.remembered.encoded_fields()
