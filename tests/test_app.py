@@ -264,3 +264,26 @@ def test_log_encoder_matches_the_standard_one() -> None:
 
     for value in [{"a": 1, "b": [1, 2.5, None, True], "c": 'é"x\n'}, "text", None, 3, {"o": object}]:
         assert json.loads(dumps(value)) == json.loads(json.dumps(value, default=str))
+
+
+def test_log_lines_have_each_member_once_and_emf_dimensions(
+    app: Callable[..., ModuleType], signer: KeyPair, idp: IdentityProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def strict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in pairs]
+        assert len(names) == len(set(names)), names
+        return dict(pairs)
+
+    module = app()
+    capsys.readouterr()
+    call(module, rest_token_event(signer.sign(claims(idp.issuer))))
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        call(module, rest_token_event(signer.sign(claims(idp.issuer, audience="other"))))
+    quiet = app(POWERTOOLS_LOG_LEVEL="ERROR")
+    call(quiet, rest_token_event(signer.sign(claims(idp.issuer))))
+    lines = [json.loads(line, object_pairs_hook=strict) for line in capsys.readouterr().out.splitlines()]
+    assert [line.get("message") for line in lines] == ["allow: granted", "unauthorized: wrong_audience", None]
+    for line in lines:
+        for dimension in line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]:
+            assert dimension in line  # EMF needs each dimension's value on the line
+    assert lines[2]["service"] == "jwt-authorizer" and lines[2]["reason"] == "granted"

@@ -51,6 +51,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = AUTHORIZER.respond(decision)
     except TokenRejected as exc:
         fields = {**getattr(exc, "log_fields", {}), **exc.details()}
+        del fields["reason"]  # the line's metrics part names the reason (a dimension)
         OBSERVABILITY.decision("unauthorized", exc.reason, fields, context)
         raise Unauthorized from None
     except KeySourceUnavailable as exc:

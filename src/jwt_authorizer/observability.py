@@ -113,7 +113,8 @@ class Observability:
         stream = self._stream
         emf = self._emf(outcome, reason, int(now * 1000))
         if self._level > _LEVELS[level]:
-            stream.write(emf.join(("{", "}\n")))  # the level hides the line; metrics still count
+            # The level hides the line; its metrics still count (with the service dimension's value).
+            stream.write(f'{{"service":{_dumps(self.service)},{emf}}}\n')
             self._cold_start = False
             return
         head = self._heads.get((level, outcome, reason))
@@ -185,9 +186,11 @@ class Observability:
         for name, value in extra.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         try:
-            return dict(metrics.serialize_metric_set())
+            blob = dict(metrics.serialize_metric_set())
         finally:
             metrics.clear_metrics()
+        blob.pop("service", None)  # the line's head already carries it: one member per name
+        return blob
 
     def _timestamp(self, now: float) -> str:
         second = int(now)
