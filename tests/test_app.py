@@ -287,3 +287,22 @@ def test_log_lines_have_each_member_once_and_emf_dimensions(
         for dimension in line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]:
             assert dimension in line  # EMF needs each dimension's value on the line
     assert lines[2]["service"] == "jwt-authorizer" and lines[2]["reason"] == "granted"
+
+
+def test_a_token_sent_without_a_scheme_is_not_logged(
+    app: Callable[..., ModuleType], signer: KeyPair, idp: IdentityProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = app()
+    capsys.readouterr()
+    token = signer.sign(claims(idp.issuer))
+    for value in (token, f"Token{token}", "Basic dXNlcjpwYXNz"):
+        event = rest_token_event(None)
+        event["authorizationToken"] = value
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            call(module, event)
+    lines = log_lines(capsys.readouterr().out)
+    assert [line["reason"] for line in lines] == ["malformed_authorization"] * 3
+    assert "actual" not in lines[0] and "actual" not in lines[1]
+    assert lines[2]["actual"] == "Basic"
+    out = json.dumps(lines)
+    assert token[:12] not in out and "dXNlcjpwYXNz" not in out

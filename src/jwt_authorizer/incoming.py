@@ -110,9 +110,12 @@ def bearer_token(value: str | None) -> str:
         raise MissingTokenError("no Authorization header (or it is empty)")
     stripped = value.strip(" ")
     if stripped[:7].lower() != "bearer ":
-        scheme = value.strip().split(" ", 1)[0][:20]
+        scheme = value.strip().split(" ", 1)[0]
         if scheme.lower() != "bearer":
-            raise MalformedAuthorizationError("the Authorization scheme is not Bearer", actual=scheme)
+            # Name the scheme only when it is a short word (Basic, Digest...): a bare token sent
+            # without a scheme would otherwise have its first characters logged.
+            named = scheme if scheme.isalpha() and len(scheme) <= 16 else None
+            raise MalformedAuthorizationError("the Authorization scheme is not Bearer", actual=named)
         raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
     token = stripped[7:]
     if not is_b64token(token):
