@@ -12,25 +12,27 @@ import math
 import time
 
 _CENTURY = 100 * 365 * 86400
-_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
 def duration(seconds: float) -> str:
     """``3 days``, ``2 hours 5 minutes``, ``45 seconds``; a negative gap reads as its size."""
     if not math.isfinite(seconds) or abs(seconds) >= _CENTURY:
         return "more than 100 years"
-    remaining = int(abs(seconds))
-    counts: list[tuple[str, int]] = []
-    for name, size in _UNITS:
-        count, remaining = divmod(remaining, size)
-        counts.append((name, count))
-    for index, (name, count) in enumerate(counts):
-        if count:
-            parts = [_plural(name, count)]
-            if index + 1 < len(counts) and counts[index + 1][1]:
-                parts.append(_plural(*counts[index + 1]))
-            return " ".join(parts)
-    return "0 seconds"
+    total = int(abs(seconds))
+    if total < 60:
+        return _plural("second", total)
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return _pair("minute", minutes, "second", secs)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _pair("hour", hours, "minute", minutes)
+    days, hours = divmod(hours, 24)
+    return _pair("day", days, "hour", hours)
+
+
+def _pair(name: str, count: int, finer: str, rest: int) -> str:
+    return f"{_plural(name, count)} {_plural(finer, rest)}" if rest else _plural(name, count)
 
 
 def _plural(name: str, count: int) -> str:
