@@ -20,7 +20,14 @@ from .authorizer import Authorizer
 from .config import load_settings
 from .exceptions import ConfigurationError, KeySourceUnavailable, TokenRejected
 from .factory import build_verifier, prefetch_all
-from .observability import Observability, configuration_failed, observe_key_sources, refusal_fields, tracing_enabled
+from .observability import (
+    Observability,
+    configuration_failed,
+    observe_key_sources,
+    redact_text,
+    refusal_fields,
+    tracing_enabled,
+)
 
 
 class Unauthorized(Exception):
@@ -55,7 +62,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         OBSERVABILITY.decision("unauthorized", exc.reason, refusal_fields(exc), context, event=event)
         raise Unauthorized from None
     except KeySourceUnavailable as exc:
-        fields = {**getattr(exc, "log_fields", {}), "detail": exc.message}
+        fields = {**getattr(exc, "log_fields", {}), "detail": redact_text(exc.message)}  # URLs may hold secrets
         OBSERVABILITY.decision("error", exc.reason, fields, context, level="error", event=event)
         raise AuthorizerUnavailable("Key source unavailable; retry later") from None
     except Exception as exc:

@@ -496,7 +496,7 @@ class TracedKeyProvider:
 
     def load(self) -> KeySet:
         with self._tracer.provider.in_subsegment("## jwks_fetch") as subsegment:
-            subsegment.put_annotation("key_source", self._provider.describe())
+            subsegment.put_annotation("key_source", redact_text(self._provider.describe()))
             return self._provider.load()
 
     def describe(self) -> str:
