@@ -443,6 +443,16 @@ def test_every_saved_query_reads_fields_the_function_logs(deployed: tuple[Stack,
         check_query(properties["QueryString"], emitted)
 
 
+def test_the_operations_page_shows_the_saved_queries_as_deployed() -> None:
+    page = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    queries = [r for r in sam_template()["Resources"].values() if r["Type"] == "AWS::Logs::QueryDefinition"]
+    assert len(queries) == 4
+    for query in queries:
+        assert f"```\n{query['Properties']['QueryString']}```" in page, query["Properties"]["Name"]
+    for alarm in (n for n, r in sam_template()["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"):
+        assert f"### {alarm}" in page, alarm  # the runbook section each alarm's description points to
+
+
 def test_one_request_can_be_found_by_its_api_gateway_request_id(deployed: tuple[Stack, Emitted]) -> None:
     _, emitted = deployed
     found = [line for line in emitted.lines if line.get("apigw_request_id") == "r-2"]
