@@ -359,6 +359,30 @@ def test_decision_lines_say_where_the_request_came_from(
         assert line.get("apigw_request_id") == request_id
 
 
+def test_the_xray_trace_of_each_invocation_is_on_its_line(
+    app: Callable[..., ModuleType],
+    signer: KeyPair,
+    idp: IdentityProvider,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = app()
+    token = signer.sign(claims(idp.issuer))
+    capsys.readouterr()
+    # Lambda's runtime sets the variable in os.environ for each invocation.
+    for root in ("1-5759e988-bd862e3fe1be46a994272793", "1-5759e988-00000000000000000000000a"):
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1")
+        call(module, rest_token_event(token))
+    monkeypatch.delenv("_X_AMZN_TRACE_ID")
+    call(module, rest_token_event(token))
+    lines = decisions(lines_of(capsys.readouterr().out))
+    assert [line.get("xray_trace_id") for line in lines] == [
+        "1-5759e988-bd862e3fe1be46a994272793",
+        "1-5759e988-00000000000000000000000a",
+        None,
+    ]
+
+
 def test_without_a_readable_arn_the_request_context_names_the_api(
     app: Callable[..., ModuleType], signer: KeyPair, idp: IdentityProvider, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -96,6 +96,22 @@ _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%FZ"  # Powertools' formatter replaces %F
 _MAX_FIELD_CHARS = 512
 _MAX_ID_CHARS = 128
 _MAX_STAGES = 4096
+# The X-Ray trace header, which Lambda's runtime sets in os.environ for each invocation.
+# ``os.environ.get`` encodes the name and, when the variable is absent, raises and catches a
+# KeyError: more than the rest of a warm decision line costs. Where os.environ keeps its values in a
+# bytes-keyed dict (CPython on POSIX), that dict is read directly; it is the one os.environ updates.
+_TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
+_TRACE_KEY = _TRACE_VARIABLE.encode()
+_environ_data = getattr(os.environ, "_data", None)
+_ENVIRON_BYTES: dict[bytes, bytes] | None = (
+    _environ_data if os.name == "posix" and isinstance(_environ_data, dict) else None
+)
+
+
+def _trace_header() -> str | None:
+    return os.environ.get(_TRACE_VARIABLE)
+
+
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{},;]+")
 
 
@@ -251,11 +267,24 @@ class Observability:
             f'{head}"{self._timestamp(now)}","cold_start":{"true" if self._cold_start else "false"},'
             f'"function_request_id":{_dumps(getattr(context, "aws_request_id", None))}'
         ]
-        if event is not None:
-            parts.append(self._request_members(event))
-        trace = os.environ.get("_X_AMZN_TRACE_ID")
+        if event.__class__ is dict:
+            # Where the request came from (inlined: this runs on every warm call). API, stage and
+            # account come from the methodArn/routeArn, the only place a TOKEN event has them,
+            # encoded once per ARN; the request id is the per-request part.
+            arn = event.get("methodArn") or event.get("routeArn")
+            stage = self._stages.get(arn) if arn.__class__ is str else None
+            context = event.get("requestContext")
+            if context.__class__ is not dict:
+                context = None
+            parts.append(stage if stage is not None else self._stage_members(arn, context))
+            if context is not None:
+                request_id = context.get("requestId")
+                if request_id.__class__ is str and request_id:
+                    parts.append(f',"apigw_request_id":{_encode_text(request_id[:_MAX_ID_CHARS])}')
+        trace = _ENVIRON_BYTES.get(_TRACE_KEY) if _ENVIRON_BYTES is not None else _trace_header()
         if trace:
-            parts.append(f',"xray_trace_id":{_dumps(trace.split(";", 1)[0].removeprefix("Root="))}')
+            root = (trace.decode("ascii", "replace") if isinstance(trace, bytes) else trace).split(";", 1)[0]
+            parts.append(f',"xray_trace_id":{_dumps(root.removeprefix("Root="))}')
         if fields:
             parts.append(f",{_dumps(fields)[1:-1]}")
         if encoded:
@@ -264,28 +293,8 @@ class Observability:
         parts.append(f",{emf}}}\n")
         stream.write("".join(parts))
 
-    def _request_members(self, event: Any) -> str:
-        """``,"api_id":...,"stage":...,"account_id":...,"apigw_request_id":...`` for what the event has.
-
-        API, stage and account come from the methodArn/routeArn (the only place a TOKEN event has
-        them) and are encoded once per ARN; the request id is the per-request part.
-        """
-        if not isinstance(event, dict):
-            return ""
-        arn = event.get("methodArn") or event.get("routeArn")
-        context = event.get("requestContext")
-        if not isinstance(context, dict):
-            context = None
-        members = self._stages.get(arn) if isinstance(arn, str) else None
-        if members is None:
-            members = self._stage_members(arn, context)
-        if context is not None:
-            request_id = context.get("requestId")
-            if isinstance(request_id, str) and request_id:
-                return f'{members},"apigw_request_id":{_encode_text(request_id[:_MAX_ID_CHARS])}'
-        return members
-
     def _stage_members(self, arn: Any, context: dict[str, Any] | None) -> str:
+        """``,"api_id":...,"stage":...,"account_id":...`` for an ARN (remembered) or, failing that, the context."""
         route = parse_arn(arn) if isinstance(arn, str) else None
         values: dict[str, Any]
         if route is not None and route.valid:
