@@ -496,6 +496,13 @@ def test_redaction() -> None:
     assert redact_url("https://user:pw@idp.example:8443/keys?sig=1#x") == "https://idp.example:8443/keys"
     assert redact_url("http://[::1]:8080/k") == "http://[::1]:8080/k"
     assert redact_url("http://[bad") == "<unparsable URL>"
+    assert (
+        redact_text("GET http://u:p@[::1]:8080/k?sig=1 answered HTTP 404")
+        == "GET http://[::1]:8080/k answered HTTP 404"
+    )
+    assert redact_text("names issuer 'x', not the configured ['https://i.example/?a=1']") == (
+        "names issuer 'x', not the configured ['https://i.example/']"
+    )
     text = "GET https://u:p@a.example/x?y=1 failed; discovery at http://b.example/d?k=v"
     assert redact_text(text) == "GET https://a.example/x failed; discovery at http://b.example/d"
     assert redact_text("x" * 600).endswith("...") and len(redact_text("x" * 600)) == 515
