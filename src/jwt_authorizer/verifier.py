@@ -36,6 +36,7 @@ from .exceptions import (
 )
 from .jwks import KeyCache
 from .keys import SigningKey
+from .timefmt import duration, instant
 from .token import ParsedToken, parse_token
 
 _MAX_KID_CHARS = 256
@@ -130,17 +131,21 @@ class IssuerVerifier:
             raise MissingClaimError("the token has no exp claim", expected="exp")
         if now >= exp + skew:
             raise TokenExpiredError(
-                f"the token expired {int(now - exp)} s ago", actual=int(exp), expected=f">= {int(now)} - {skew} s"
+                f"the token expired {duration(now - exp)} ago, at {instant(exp)}",
+                actual=int(exp),
+                expected=f">= {int(now)} - {skew} s",
             )
         nbf = _numeric_date(claims, "nbf")
         if nbf is not None and nbf > now + skew:
             raise TokenNotYetValidError(
-                f"the token is not valid for another {int(nbf - now)} s", actual=int(nbf), expected=f"<= {int(now)}"
+                f"the token is not valid for another {duration(nbf - now)}, until {instant(nbf)}",
+                actual=int(nbf),
+                expected=f"<= {int(now)}",
             )
         iat = _numeric_date(claims, "iat")
         if iat is not None and iat > now + skew:
             raise TokenIssuedInFutureError(
-                f"the token claims to be issued {int(iat - now)} s in the future", actual=int(iat)
+                f"the token claims to be issued {duration(iat - now)} in the future, at {instant(iat)}", actual=int(iat)
             )
         return exp + skew
 
