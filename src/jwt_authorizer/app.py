@@ -19,7 +19,7 @@ from typing import Any
 from .authorizer import Authorizer
 from .config import load_settings
 from .exceptions import KeySourceUnavailable, TokenRejected
-from .factory import build_verifier, prefetch_all
+from .factory import build_revocations, build_verifier, prefetch_all
 from .observability import Observability, TracedKeyProvider, tracing_enabled
 
 
@@ -36,13 +36,16 @@ class AuthorizerUnavailable(Exception):
 
 SETTINGS = load_settings()
 OBSERVABILITY = Observability(SETTINGS)
-VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.key_event)
+REVOCATIONS = build_revocations(SETTINGS, listener=OBSERVABILITY.key_event)
+VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.key_event, revocations=REVOCATIONS)
 if tracing_enabled():
     for _issuer in VERIFIER.issuers:
         _issuer.keys.provider = TracedKeyProvider(_issuer.keys.provider, SETTINGS.service_name)
-AUTHORIZER = Authorizer(SETTINGS, VERIFIER)
+AUTHORIZER = Authorizer(SETTINGS, VERIFIER, REVOCATIONS)
 if SETTINGS.jwks_prefetch:
     prefetch_all(VERIFIER, timeout=SETTINGS.http_timeout + SETTINGS.http_connect_timeout)
+if REVOCATIONS is not None:
+    REVOCATIONS.prefetch()  # best effort; the first request tries again under the cache's rules
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

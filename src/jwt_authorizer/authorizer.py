@@ -14,6 +14,8 @@ from .decisions import CachedDecision, DecisionCache
 from .identity import context_of, principal_of
 from .incoming import AuthorizationRequest, EventKind, read_request
 from .responses import iam_policy, settle, simple_response
+from .revocation_source import RevocationCache
+from .revoking import RevokingDecisionCache
 from .routes import ALLOW_ALL, Grant
 from .token import ParsedToken
 from .verifier import VerifiedToken, Verifier
@@ -55,10 +57,13 @@ class Decision:
 class Authorizer:
     """Holds the warm state (verifier, key caches, rules, caches) shared by every invocation."""
 
-    def __init__(self, settings: Settings, verifier: Verifier) -> None:
+    def __init__(self, settings: Settings, verifier: Verifier, revocations: RevocationCache | None = None) -> None:
         self.settings = settings
         self.verifier = verifier
-        self.decisions = DecisionCache(settings.decision_cache_size)
+        if revocations is None:
+            self.decisions = DecisionCache(settings.decision_cache_size)
+        else:  # remembered successes re-checked when the revocation list changes
+            self.decisions = RevokingDecisionCache(settings.decision_cache_size, revocations)
         # Policy documents by (event kind, stage ARN, grant): one per stage and kind of caller, shared
         # by every principal (API Gateway only serializes them; nothing mutates them).
         self._documents: dict[tuple[EventKind, str, int, bool], tuple[Grant, dict[str, Any]]] = {}

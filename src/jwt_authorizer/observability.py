@@ -38,6 +38,15 @@ _KEY_METRICS = {
     "fetch_failed": "KeyFetchFailures",
     "stale_served": "StaleKeysServed",
     "penalty_opened": "UnknownKidPenalties",
+    "revocation_fetch": "RevocationFetches",
+    "revocation_updated": "RevocationListUpdates",
+    "revocation_fetch_failed": "RevocationFetchFailures",
+    "revocation_unchecked": "RevocationUnchecked",
+}
+# Events that also get a log line of their own (with the fields the emitter gives), and its level.
+_EVENT_LINES = {
+    "revocation_fetch_failed": ("warning", "revocation list refresh failed; the last good list stays in force"),
+    "revocation_updated": ("info", "revocation list loaded"),
 }
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -81,9 +90,13 @@ class Observability:
 
     # ----- inputs -----------------------------------------------------------------------------
 
-    def key_event(self, name: str) -> None:
-        """Listener for ``KeyCache``: counted now, published with the next decision."""
+    def key_event(self, name: str, **fields: Any) -> None:
+        """Listener for ``KeyCache`` and ``RevocationCache``: counted now, published with the next decision."""
         self._key_events[name] += 1
+        line = _EVENT_LINES.get(name)
+        if line is not None and self._level <= _LEVELS[line[0]]:
+            level, message = line
+            getattr(self.logger, level)(message, extra={"event": name, **fields})
 
     # ----- the decision line ------------------------------------------------------------------
 
