@@ -47,7 +47,7 @@ _ENTRY_KEYS = frozenset(
 _LIST_KEYS = frozenset({"version", "entries", "updated", "updated_by", "comment"})
 # Entra's object, tenant and application ids are GUIDs, written in lower case in tokens. An operator
 # may paste one in upper case (the portal shows both): such values are compared case-insensitively.
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _GUID_LENGTH = 36
 
 
@@ -176,7 +176,7 @@ def _same(claim: Any, value: str) -> bool:
     if not isinstance(claim, str):
         return False
     return claim == value or (
-        len(claim) == _GUID_LENGTH and _GUID.fullmatch(value) is not None and claim.lower() == value.lower()
+        len(claim) == _GUID_LENGTH and GUID.fullmatch(value) is not None and claim.lower() == value.lower()
     )
 
 
@@ -234,7 +234,7 @@ class RevocationList:
             seen.add(entry.id)
         tables: dict[str, dict[str, list[Entry]]] = {}
         for entry in entries:
-            key = entry.value.lower() if _GUID.fullmatch(entry.value) else entry.value
+            key = entry.value.lower() if GUID.fullmatch(entry.value) else entry.value
             for claim in entry.claims:
                 tables.setdefault(claim, {}).setdefault(key, []).append(entry)
         compiled = tuple((claim, {k: tuple(v) for k, v in table.items()}) for claim, table in tables.items())
@@ -250,7 +250,7 @@ class RevocationList:
             if value.__class__ is not str:
                 continue
             hits = table.get(value)
-            if hits is None and len(value) == _GUID_LENGTH and not value.islower() and _GUID.fullmatch(value):
+            if hits is None and len(value) == _GUID_LENGTH and not value.islower() and GUID.fullmatch(value):
                 hits = table.get(value.lower())  # a GUID in upper case (entries' GUIDs are keyed in lower case)
             if hits is not None:
                 for entry in hits:

@@ -413,3 +413,29 @@ def build_revocation_cache(
         clock=monotonic,
         listener=listener,
     )
+
+
+# ----- one read, for tools ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListReading:
+    """The list as ``explain`` sees it: read once, or why it could not be read."""
+
+    source: str
+    revocations: RevocationList | None
+    error: str | None = None
+    cold_start_policy: str = "closed"
+
+
+def read_once(location: str, settings: Settings, fetcher: ConditionalFetcher | None = None) -> ListReading:
+    """Read the list at ``location`` once; failures are reported in the reading, not raised."""
+    policy = settings.revocation.cold_start_policy if settings.revocation is not None else "closed"
+    try:
+        source = source_for(location, settings, fetcher)
+    except ValueError as exc:
+        return ListReading(location, None, str(exc), policy)
+    try:
+        return ListReading(source.describe(), load_once(source), None, policy)
+    except (FetchError, InvalidRevocationList) as exc:
+        return ListReading(source.describe(), None, str(exc), policy)
