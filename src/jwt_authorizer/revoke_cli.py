@@ -402,18 +402,24 @@ def _edit(
         f"{c.DEFAULT_REVOCATION_REFRESH_SECONDS} s), plus API Gateway's result cache TTL for answers it "
         "cached before" + ("." if args.flush else " (use --flush API_ID STAGE to empty it).")
     )
-    if args.flush:
-        api_id, stage = args.flush
-        try:
-            print(flush(_session(args), api_id, stage, args.api_type))
-        except RevokeError as exc:
-            print(f"jwt-authorizer revoke: the list was written, but: {exc}", file=sys.stderr)
-            return exc.code
+    return _flush_if_asked(args, written=True)
+
+
+def _flush_if_asked(args: argparse.Namespace, *, written: bool = False) -> int:
+    if not args.flush:
+        return 0
+    api_id, stage = args.flush
+    try:
+        print(flush(_session(args), api_id, stage, args.api_type))
+    except RevokeError as exc:
+        prefix = "the list was written, but: " if written else ""
+        print(f"jwt-authorizer revoke: {prefix}{exc}", file=sys.stderr)
+        return exc.code
     return 0
 
 
-def run_add(args: argparse.Namespace, now: float) -> int:
-    store = store_for(_location(args), args)
+def run_add(args: argparse.Namespace, now: float, store: Store | None = None) -> int:
+    store = store or store_for(_location(args), args)
     entry = new_entry(args, now)
     revocations, version = store.read()
     if revocations.find(entry.id) is not None:
@@ -423,8 +429,8 @@ def run_add(args: argparse.Namespace, now: float) -> int:
     return _edit(args, change, now=now, revocations=updated, store=store, version=version)
 
 
-def run_remove(args: argparse.Namespace, now: float) -> int:
-    store = store_for(_location(args), args)
+def run_remove(args: argparse.Namespace, now: float, store: Store | None = None) -> int:
+    store = store or store_for(_location(args), args)
     revocations, version = store.read()
     ids = list(args.ids)
     missing = [i for i in ids if revocations.find(i) is None]
@@ -432,6 +438,9 @@ def run_remove(args: argparse.Namespace, now: float) -> int:
         raise RevokeError(f"no entry {', '.join(repr(m) for m in missing)} in {store.describe()} (see revoke list)")
     if args.expired:
         ids += [e.id for e in revocations.entries if not e.active(now)]
+        if not ids:
+            print(f"no expired entries in {store.describe()}; nothing written")
+            return _flush_if_asked(args)
     if not ids:
         raise RevokeError("name the entries to remove (ID ...), or pass --expired")
     updated = revocations.without(ids)
@@ -440,8 +449,8 @@ def run_remove(args: argparse.Namespace, now: float) -> int:
     return _edit(args, change, now=now, revocations=updated, store=store, version=version)
 
 
-def run_list(args: argparse.Namespace, now: float) -> int:
-    store = store_for(_location(args), args)
+def run_list(args: argparse.Namespace, now: float, store: Store | None = None) -> int:
+    store = store or store_for(_location(args), args)
     revocations, version = store.read()
     if args.json:
         print(json.dumps(revocations.to_json(), indent=2, ensure_ascii=False))
@@ -451,10 +460,11 @@ def run_list(args: argparse.Namespace, now: float) -> int:
     return 0
 
 
-def run_revoke(args: argparse.Namespace) -> int:
+def run_revoke(args: argparse.Namespace, store: Store | None = None) -> int:
+    """The ``revoke`` command; ``store`` replaces the one ``--list`` names (tests, embedding tools)."""
     now = time.time()
     try:
-        code: int = {"add": run_add, "remove": run_remove, "list": run_list}[args.action](args, now)
+        code: int = {"add": run_add, "remove": run_remove, "list": run_list}[args.action](args, now, store)
     except RevokeError as exc:
         print(f"jwt-authorizer revoke {args.action}: {exc}", file=sys.stderr)
         return exc.code
