@@ -118,6 +118,8 @@ def test_guids_match_in_any_case_other_values_exactly() -> None:
     assert compiled(entry("subject", OID.upper())).match(token_claims(), NOW) is not None
     assert compiled(entry("subject", OID)).match(token_claims(oid=OID.upper()), NOW) is not None
     assert compiled(entry("subject", "Alice")).match(token_claims(sub="alice"), NOW) is None
+    mixed = OID[:4].upper() + OID[4:]
+    assert compiled(entry("subject", mixed)).match(token_claims(), NOW) is not None  # as pasted, still found
     assert compiled(entry("subject", "Alice")).match(token_claims(sub="Alice"), NOW) is not None
 
 
@@ -207,7 +209,7 @@ def test_bytes_that_are_not_a_list() -> None:
 
 # ----- the compiled lookups decide exactly as a scan of the entries would ---------------------------
 
-_VALUES = st.sampled_from([OID, OID.upper(), TID, APP, "alice", "Alice", "jti-1", "sid-1"])
+_VALUES = st.sampled_from([OID, OID.upper(), OID[:4].upper() + OID[4:], TID, APP, "alice", "Alice", "jti-1", "sid-1"])
 _ENTRIES = st.builds(
     lambda kind, value, issuer, before, expires: entry(
         kind,
@@ -235,7 +237,7 @@ def _scan(entries: tuple[Entry, ...], claims: dict[str, Any], now: float) -> set
         if not isinstance(claim, str):
             return False
         guid = len(value) == 36 and value.count("-") == 4
-        return claim.lower() == value.lower() if guid else claim == value
+        return claim in {value, value.lower(), value.upper()} if guid else claim == value
 
     return {
         e.id for e in entries if any(same(claims.get(name), e.value) for name in e.claims) and e.applies(claims, now)

@@ -45,10 +45,10 @@ _ENTRY_KEYS = frozenset(
     {"id", "kind", "value", "issuer", "issued_before", "expires", "reason", "created", "created_by", "comment"}
 )
 _LIST_KEYS = frozenset({"version", "entries", "updated", "updated_by", "comment"})
-# Entra's object, tenant and application ids are GUIDs, written in lower case in tokens. An operator
-# may paste one in upper case (the portal shows both): such values are compared case-insensitively.
+# Entra's object, tenant and application ids are GUIDs, written in lower case in tokens; other issuers
+# may write them in upper case, and an operator may paste either. An entry's GUID therefore matches a
+# claim in lower or upper case (and as written), at the price of two more dictionary keys per entry.
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_GUID_LENGTH = 36
 
 
 class InvalidRevocationList(ValueError):
@@ -175,9 +175,7 @@ class Entry:
 def _same(claim: Any, value: str) -> bool:
     if not isinstance(claim, str):
         return False
-    return claim == value or (
-        len(claim) == _GUID_LENGTH and GUID.fullmatch(value) is not None and claim.lower() == value.lower()
-    )
+    return claim == value or (GUID.fullmatch(value) is not None and claim in {value.lower(), value.upper()})
 
 
 def parse_entry(raw: Any, where: str) -> Entry:
@@ -219,8 +217,11 @@ class RevocationList:
     entries: tuple[Entry, ...]
     updated: float | None = None
     updated_by: str | None = None
-    # (claim, {value: entries}) for each claim some entry uses; GUID values are keyed in lower case.
+    # (claim, {value: entries}) for each claim some entry uses; GUIDs also in lower and upper case.
     _tables: tuple[tuple[str, dict[str, tuple[Entry, ...]]], ...] = field(default=(), repr=False, compare=False)
+    # Every value any table holds, and the claims with a table: one C-level test settles the usual miss.
+    _values: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    _names: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def of(
@@ -234,28 +235,39 @@ class RevocationList:
             seen.add(entry.id)
         tables: dict[str, dict[str, list[Entry]]] = {}
         for entry in entries:
-            key = entry.value.lower() if GUID.fullmatch(entry.value) else entry.value
+            # A GUID is keyed as written and in lower and upper case, so matching stays exact lookups.
+            keys = (
+                {entry.value, entry.value.lower(), entry.value.upper()}
+                if GUID.fullmatch(entry.value)
+                else {entry.value}
+            )
             for claim in entry.claims:
-                tables.setdefault(claim, {}).setdefault(key, []).append(entry)
+                table = tables.setdefault(claim, {})
+                for key in keys:
+                    table.setdefault(key, []).append(entry)
         compiled = tuple((claim, {k: tuple(v) for k, v in table.items()}) for claim, table in tables.items())
-        return cls(entries, updated, updated_by, compiled)
+        values = frozenset(key for table in tables.values() for key in table)
+        return cls(entries, updated, updated_by, compiled, values, tuple(tables))
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def match(self, claims: Mapping[str, Any], now: float) -> Entry | None:
         """The first entry that refuses these claims at ``now``, or ``None``."""
+        try:
+            if self._values.isdisjoint(map(claims.get, self._names)):
+                return None  # no claim carries any value of the list: the usual case, a few C-level lookups
+        except TypeError:
+            pass  # a claim holds an unhashable value (a list): look claim by claim
+        get = claims.get
         for claim, table in self._tables:
-            value = claims.get(claim)
-            if value.__class__ is not str:
-                continue
-            hits = table.get(value)
-            if hits is None and len(value) == _GUID_LENGTH and not value.islower() and GUID.fullmatch(value):
-                hits = table.get(value.lower())  # a GUID in upper case (entries' GUIDs are keyed in lower case)
-            if hits is not None:
-                for entry in hits:
-                    if entry.applies(claims, now):
-                        return entry
+            value = get(claim)
+            if value.__class__ is str:  # other types never match (and a list is not even hashable)
+                hits = table.get(value)
+                if hits is not None:
+                    for entry in hits:
+                        if entry.applies(claims, now):
+                            return entry
         return None
 
     def find(self, entry_id: str) -> Entry | None:

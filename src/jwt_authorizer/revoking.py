@@ -28,7 +28,7 @@ class RevokingIssuerVerifier(IssuerVerifier):
         self.revocations = revocations
 
     def verify(self, parsed: ParsedToken, now: float) -> VerifiedToken:
-        verified = super().verify(parsed, now)
+        verified = IssuerVerifier.verify(self, parsed, now)
         revocations = self.revocations.current()  # RevocationUnavailable (500) by policy
         if revocations is not None:
             entry = revocations.match(verified.claims, now)
