@@ -67,30 +67,28 @@ class ListServer:
         return len(self.statuses)
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> bool:
+        # Everything is recorded before the answer is sent: the client may look as soon as it has it.
+        etag, body = self.etag, self.body
+        fault = self.fault
+        unchanged = self.etags and handler.headers.get("If-None-Match") == etag
         with self._lock:
             self.conditional.append(handler.headers.get("If-None-Match"))
-        if self.fault is not None and self.fault(handler):
-            with self._lock:
-                self.statuses.append(-1)
+            self.statuses.append(-1 if fault is not None else 304 if unchanged else 200)
+        if fault is not None and fault(handler):
             return True
-        etag = self.etag
-        if self.etags and handler.headers.get("If-None-Match") == etag:
+        if unchanged:
             handler.send_response(304)
             handler.send_header("ETag", etag)
             handler.send_header("Content-Length", "0")
             handler.end_headers()
-            status = 304
-        else:
-            handler.send_response(200)
-            handler.send_header("Content-Type", "application/json")
-            if self.etags:
-                handler.send_header("ETag", etag)
-            handler.send_header("Content-Length", str(len(self.body)))
-            handler.end_headers()
-            handler.wfile.write(self.body)
-            status = 200
-        with self._lock:
-            self.statuses.append(status)
+            return True
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        if self.etags:
+            handler.send_header("ETag", etag)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
         return True
 
 

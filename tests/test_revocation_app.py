@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -64,6 +67,17 @@ def test_without_a_list_the_plain_engine_runs(load_app: Callable[..., ModuleType
     assert app.REVOCATIONS is None
     assert type(app.AUTHORIZER.decisions) is DecisionCache
     assert all(type(issuer) is IssuerVerifier for issuer in app.VERIFIER.issuers)
+
+
+def test_without_a_list_the_feature_is_not_even_imported(idp: IdentityProvider) -> None:
+    script = (
+        "import sys, jwt_authorizer.app; print(sorted(m for m in sys.modules if m.startswith('jwt_authorizer.revo')))"
+    )
+    env = {**os.environ, **env_for(idp), "POWERTOOLS_TRACE_DISABLED": "true"}
+    for name in [n for n in env if n.startswith("REVOCATION_")]:
+        del env[name]
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_with_a_list_the_checking_parts_run(start: Callable[..., tuple[ModuleType, ManualClock]]) -> None:

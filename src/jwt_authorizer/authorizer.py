@@ -7,18 +7,19 @@ returns ``Decision`` objects; the handler alone maps them to 401/403/500.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .decisions import CachedDecision, DecisionCache
 from .identity import context_of, principal_of
 from .incoming import AuthorizationRequest, EventKind, read_request
 from .responses import iam_policy, settle, simple_response
-from .revocation_source import RevocationCache
-from .revoking import RevokingDecisionCache
 from .routes import ALLOW_ALL, Grant
 from .token import ParsedToken
 from .verifier import VerifiedToken, Verifier
+
+if TYPE_CHECKING:
+    from .revocation_source import RevocationCache
 
 _MAX_DOCUMENTS = 256
 
@@ -63,6 +64,8 @@ class Authorizer:
         if revocations is None:
             self.decisions = DecisionCache(settings.decision_cache_size)
         else:  # remembered successes re-checked when the revocation list changes
+            from .revoking import RevokingDecisionCache  # noqa: PLC0415 - only with a list
+
             self.decisions = RevokingDecisionCache(settings.decision_cache_size, revocations)
         # Policy documents by (event kind, stage ARN, grant): one per stage and kind of caller, shared
         # by every principal (API Gateway only serializes them; nothing mutates them).

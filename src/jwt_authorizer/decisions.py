@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .keys import SigningKey
 from .logline import dumps as _dumps
-from .revocation import RevocationList
 from .routes import Grant
 from .verifier import IssuerVerifier, VerifiedToken
+
+if TYPE_CHECKING:
+    from .revocation import RevocationList
 
 
 @dataclass(slots=True)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .config import IssuerSettings, Settings
 from .http import Fetcher, UrllibFetcher
 from .jwks import KeyCache, KeyProvider, Listener, RemoteKeyProvider, StaticKeyProvider
-from .revocation_source import RevocationCache, build_revocation_cache
-from .revoking import RevokingIssuerVerifier
 from .verifier import IssuerVerifier, Verifier, wall_clock
+
+if TYPE_CHECKING:
+    from .revocation_source import RevocationCache
 
 
 def build_fetcher(settings: Settings) -> UrllibFetcher:
@@ -58,6 +60,8 @@ def build_verifier(
         if revocations is None:
             issuers.append(IssuerVerifier(issuer, cache))
         else:  # the revocation list is checked after every other check
+            from .revoking import RevokingIssuerVerifier  # noqa: PLC0415 - only with a list
+
             issuers.append(RevokingIssuerVerifier(issuer, cache, revocations))
     return Verifier(issuers, settings.max_token_bytes, clock=clock)
 
@@ -96,6 +100,8 @@ def build_revocations(
     """The revocation list's cache (``None`` without a list), sharing the key fetch's HTTP settings."""
     if settings.revocation is None:
         return None
+    from .revocation_source import build_revocation_cache  # noqa: PLC0415 - only with a list
+
     return build_revocation_cache(
         settings, fetcher=fetcher or build_fetcher(settings), listener=listener, monotonic=monotonic
     )

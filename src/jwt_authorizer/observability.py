@@ -95,8 +95,15 @@ class Observability:
         self._key_events[name] += 1
         line = _EVENT_LINES.get(name)
         if line is not None and self._level <= _LEVELS[line[0]]:
+            # Written directly in the Powertools shape, like decision lines: the Logger would cost an
+            # import at cold start, where the first list is loaded.
             level, message = line
-            getattr(self.logger, level)(message, extra={"event": name, **fields})
+            head = {"level": level.upper(), "location": name, "message": message}
+            head |= {"timestamp": self._timestamp(time.time()), "service": self.service}
+            try:
+                self._stream.write(_dumps({**head, **fields}) + "\n")
+            except Exception as exc:  # a logging fault must not change a decision
+                self.logger.error("event log failed", extra={"error_type": type(exc).__name__})
 
     # ----- the decision line ------------------------------------------------------------------
 
