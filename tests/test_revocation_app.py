@@ -27,12 +27,14 @@ from support import (
     answer_with,
     claims,
     env_for,
+    http_v2_event,
     invoke,
     log_lines_of,
     outcome_of,
     rest_token_event,
     rsa_pair,
     sign_parts,
+    websocket_connect_event,
 )
 
 ALICE = "0f6c2a4e-1d3b-4c5a-9e8f-7a6b5c4d3e2f"
@@ -194,6 +196,18 @@ def test_every_kind_and_the_issuer_scope_through_the_handler(
     assert outcome(sid="sid-1") == Outcome(401, "revoked")
     assert outcome(azp="good-app", jti="jti-2", sid="sid-2") == ALLOW
     assert outcome_of(app, rest_token_event(token_for(signer, idp, BOB))) == ALLOW  # scoped to another issuer
+
+
+def test_http_api_and_websocket_callers_are_refused_too(
+    start: Callable[..., tuple[ModuleType, ManualClock]], lists: ListServer, signer: KeyPair, idp: IdentityProvider
+) -> None:
+    lists.publish(entry("subject", ALICE))
+    app, _ = start()
+    alice, bob = token_for(signer, idp, ALICE), token_for(signer, idp, BOB)
+    assert outcome_of(app, http_v2_event(alice)) == Outcome(401, "revoked")
+    assert outcome_of(app, websocket_connect_event(alice)) == Outcome(401, "revoked")
+    outcome, response = invoke(app, http_v2_event(bob))
+    assert outcome == ALLOW and response is not None and response["isAuthorized"] is True
 
 
 def test_forged_tokens_are_refused_as_forged_not_as_revoked(

@@ -4,8 +4,9 @@ The cache lives in module state of the Lambda container, like the key cache, and
 patterns (single flight, a retry window, stale-if-error), with rules of its own:
 
 * the list is re-validated with the source every ``refresh`` seconds by a conditional request
-  (ETag / If-None-Match), so an unchanged list costs one small request per container per interval;
-  the request that finds the interval over makes it, the others never wait for the network;
+  (ETag / If-None-Match), so an unchanged list costs one small request per container per interval,
+  made by the decision that finds the interval over (bounded by the HTTP timeouts); callers that
+  arrive meanwhile share its outcome (single flight) instead of asking again;
 * a failed refresh keeps the last good list for ``stale`` seconds past the interval (with a
   metric and a log line on every failed attempt), and the source is not asked again for ``retry``
   seconds, so an outage does not add a timeout to every request;
