@@ -19,7 +19,7 @@ from typing import Any
 from .authorizer import Authorizer
 from .config import load_settings
 from .exceptions import ConfigurationError, KeySourceUnavailable, TokenRejected
-from .factory import build_verifier, prefetch_all
+from .factory import build_revocations, build_verifier, prefetch_all
 from .observability import (
     Observability,
     configuration_failed,
@@ -47,11 +47,14 @@ except ConfigurationError as _error:
     configuration_failed(_error)  # a structured line and a metric, then the import fails loudly
     raise
 OBSERVABILITY = Observability(SETTINGS)
-VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.cache_event)
+REVOCATIONS = build_revocations(SETTINGS, listener=OBSERVABILITY.key_event)
+VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.cache_event, revocations=REVOCATIONS)
 observe_key_sources(VERIFIER, OBSERVABILITY, tracing=tracing_enabled())
-AUTHORIZER = Authorizer(SETTINGS, VERIFIER)
+AUTHORIZER = Authorizer(SETTINGS, VERIFIER, REVOCATIONS)
 if SETTINGS.jwks_prefetch:
     prefetch_all(VERIFIER, timeout=SETTINGS.http_timeout + SETTINGS.http_connect_timeout)
+if REVOCATIONS is not None:
+    REVOCATIONS.prefetch()  # best effort; the first request tries again under the cache's rules
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

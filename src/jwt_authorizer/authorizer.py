@@ -7,7 +7,7 @@ returns ``Decision`` objects; the handler alone maps them to 401/403/500.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .decisions import CachedDecision, DecisionCache
@@ -17,6 +17,9 @@ from .responses import iam_policy, settle, simple_response
 from .routes import ALLOW_ALL, Grant
 from .token import ParsedToken
 from .verifier import VerifiedToken, Verifier
+
+if TYPE_CHECKING:
+    from .revocation_source import RevocationCache
 
 _MAX_DOCUMENTS = 256
 
@@ -55,10 +58,15 @@ class Decision:
 class Authorizer:
     """Holds the warm state (verifier, key caches, rules, caches) shared by every invocation."""
 
-    def __init__(self, settings: Settings, verifier: Verifier) -> None:
+    def __init__(self, settings: Settings, verifier: Verifier, revocations: RevocationCache | None = None) -> None:
         self.settings = settings
         self.verifier = verifier
-        self.decisions = DecisionCache(settings.decision_cache_size)
+        if revocations is None:
+            self.decisions = DecisionCache(settings.decision_cache_size)
+        else:  # remembered successes re-checked when the revocation list changes
+            from .revoking import RevokingDecisionCache  # noqa: PLC0415 - only with a list
+
+            self.decisions = RevokingDecisionCache(settings.decision_cache_size, revocations)
         # Policy documents by (event kind, stage ARN, grant): one per stage and kind of caller, shared
         # by every principal (API Gateway only serializes them; nothing mutates them).
         self._documents: dict[tuple[EventKind, str, int, bool], tuple[Grant, dict[str, Any]]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -49,6 +50,25 @@ class IssuerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RevocationSettings:
+    """Where the revocation list comes from and what to do when it cannot be had (docs/revocation.md)."""
+
+    url: str | None
+    s3_bucket: str | None
+    s3_key: str | None
+    refresh: int = c.DEFAULT_REVOCATION_REFRESH_SECONDS
+    retry: int = c.DEFAULT_REVOCATION_RETRY_SECONDS
+    stale: int = c.DEFAULT_REVOCATION_STALE_SECONDS
+    stale_policy: str = c.DEFAULT_REVOCATION_POLICY
+    cold_start_policy: str = c.DEFAULT_REVOCATION_POLICY
+
+    @property
+    def source(self) -> str:
+        """The list's location as an operator writes it: the URL, or ``s3://bucket/key``."""
+        return self.url if self.url is not None else f"s3://{self.s3_bucket}/{self.s3_key}"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration of one function instance."""
 
@@ -67,6 +87,7 @@ class Settings:
     websocket_query_parameter: str
     service_name: str
     metrics_namespace: str
+    revocation: RevocationSettings | None = None
 
     @property
     def issuer(self) -> IssuerSettings:
@@ -312,6 +333,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         "websocket_query_parameter": lambda: _get(env, c.WEBSOCKET_TOKEN_QUERY_ENV) or c.DEFAULT_WEBSOCKET_TOKEN_QUERY,
         "service_name": lambda: _get(env, c.SERVICE_NAME_ENV) or c.DEFAULT_SERVICE_NAME,
         "metrics_namespace": lambda: _get(env, c.METRICS_NAMESPACE_ENV) or c.DEFAULT_METRICS_NAMESPACE,
+        "revocation": lambda: revocation_settings(env),
     }
     values = {name: overrides[name] if name in overrides else read() for name, read in readers.items()}
     _refuse_shared_issuers(values["issuers"])
@@ -330,3 +352,74 @@ def _refuse_shared_issuers(issuers: tuple[IssuerSettings, ...]) -> None:
                     "configure each issuer once; list several audiences in one entry instead",
                 )
             seen[pattern] = issuer.label
+
+
+# ----- the revocation list ------------------------------------------------------------------------
+
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REVOCATION_TUNING = (
+    c.REVOCATION_REFRESH_ENV,
+    c.REVOCATION_RETRY_ENV,
+    c.REVOCATION_STALE_ENV,
+    c.REVOCATION_STALE_POLICY_ENV,
+    c.REVOCATION_COLD_START_POLICY_ENV,
+)
+
+
+def _revocation_policy(env: Mapping[str, str], name: str) -> str:
+    policy = (_get(env, name) or c.DEFAULT_REVOCATION_POLICY).lower()
+    if policy not in c.REVOCATION_POLICIES:
+        raise ConfigurationError(
+            name,
+            f"{policy!r} is not a policy",
+            "use closed (answer 500 until a usable list is loaded) or open (decide without it)",
+        )
+    return policy
+
+
+def revocation_settings(env: Mapping[str, str]) -> RevocationSettings | None:
+    """The revocation list's source and policies; ``None`` when no list is configured."""
+    url = _secure_url(env, c.REVOCATION_URL_ENV)
+    bucket = _get(env, c.REVOCATION_S3_BUCKET_ENV)
+    key = _get(env, c.REVOCATION_S3_KEY_ENV)
+    if url is None and bucket is None and key is None:
+        tuned = [name for name in _REVOCATION_TUNING if _get(env, name) is not None]
+        if tuned:
+            raise ConfigurationError(
+                tuned[0],
+                "it is set, but no revocation list is configured",
+                f"set {c.REVOCATION_URL_ENV} or {c.REVOCATION_S3_BUCKET_ENV} and {c.REVOCATION_S3_KEY_ENV}, "
+                f"or unset {tuned[0]}",
+            )
+        return None
+    if url is not None and (bucket is not None or key is not None):
+        raise ConfigurationError(
+            c.REVOCATION_URL_ENV,
+            f"both {c.REVOCATION_URL_ENV} and {c.REVOCATION_S3_BUCKET_ENV}/{c.REVOCATION_S3_KEY_ENV} are set",
+            "keep one source",
+        )
+    if url is None:
+        if bucket is None or key is None:
+            missing = c.REVOCATION_S3_KEY_ENV if key is None else c.REVOCATION_S3_BUCKET_ENV
+            raise ConfigurationError(missing, "is not set", "an S3 source needs both the bucket and the object key")
+        if _S3_BUCKET.fullmatch(bucket) is None or ".." in bucket:
+            raise ConfigurationError(
+                c.REVOCATION_S3_BUCKET_ENV,
+                f"{bucket!r} is not an S3 bucket name",
+                "give the bucket's name only (no s3:// and no key), e.g. my-org-revocations",
+            )
+        if len(key.encode("utf-8")) > 1024:
+            raise ConfigurationError(c.REVOCATION_S3_KEY_ENV, "is longer than 1024 bytes", "use a shorter key")
+    refresh = _number(env, c.REVOCATION_REFRESH_ENV, c.DEFAULT_REVOCATION_REFRESH_SECONDS, 1, 3600, integer=True)
+    return RevocationSettings(
+        url=url,
+        s3_bucket=bucket if url is None else None,
+        s3_key=key if url is None else None,
+        refresh=refresh,
+        retry=min(
+            refresh, _number(env, c.REVOCATION_RETRY_ENV, c.DEFAULT_REVOCATION_RETRY_SECONDS, 1, 3600, integer=True)
+        ),
+        stale=_number(env, c.REVOCATION_STALE_ENV, c.DEFAULT_REVOCATION_STALE_SECONDS, 0, 7 * 86400, integer=True),
+        stale_policy=_revocation_policy(env, c.REVOCATION_STALE_POLICY_ENV),
+        cold_start_policy=_revocation_policy(env, c.REVOCATION_COLD_START_POLICY_ENV),
+    )

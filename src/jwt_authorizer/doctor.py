@@ -31,6 +31,8 @@ from .factory import build_verifier
 from .http import Fetcher
 from .identity import context_of, principal_of
 from .keys import SigningKey
+from .revocation import iso
+from .revocation_source import ListReading
 from .token import ParsedToken, parse_token
 from .verifier import IssuerVerifier, Verifier
 
@@ -262,9 +264,10 @@ def id_token_evidence(header: dict[str, Any], claims: dict[str, Any]) -> list[st
 
 
 class _Doctor:
-    def __init__(self, settings: Settings, verifier: Verifier) -> None:
+    def __init__(self, settings: Settings, verifier: Verifier, revocation: ListReading | None = None) -> None:
         self.settings = settings
         self.verifier = verifier
+        self.revocation = revocation
         self.now = verifier.now()
         self.checks: list[Check] = []
         self.header: dict[str, Any] = {}
@@ -433,6 +436,8 @@ class _Doctor:
             self._skip("signature", "no key that fits the token")
         self._run("lifetime", lambda: self._lifetime(issuer))
         self._run("audience", lambda: self._audience(issuer))
+        if self.revocation is not None:
+            self._revocation_check(self.revocation)
         self._run("principal", self._principal)
         self._token_type(issuer)
 
@@ -492,6 +497,48 @@ class _Doctor:
         issuer.check_audience(self.claims)
         matched = [a for a in self._auds() if a in issuer.settings.audiences]
         return f"aud {_words(matched)} is in {self._var(c.AUDIENCE_ENV)}"
+
+    def _revocation_check(self, reading: ListReading) -> None:
+        """The list, as the function checks it after every other check (docs/revocation.md)."""
+        revocations = reading.revocations
+        if revocations is None:
+            summary = f"the revocation list {reading.source} could not be read: {reading.error}"
+            where = f"check that {reading.source} is reachable and valid (jwt-authorizer revoke list --list ...)"
+            if reading.cold_start_policy == "open":
+                cause = f"{c.REVOCATION_COLD_START_POLICY_ENV} is open: a container without a list decides without it."
+                self._add(Check("revocation", Status.WARN, summary, None, cause, where + "."))
+                return
+            cause = (
+                "a container without a usable list answers 500 (nothing is cached, the client may retry), because "
+                f"{c.REVOCATION_COLD_START_POLICY_ENV} is closed."
+            )
+            self._add(
+                Check("revocation", Status.ERROR, summary, str(Reason.REVOCATION_UNAVAILABLE), cause, where + ".")
+            )
+            return
+        entry = revocations.match(self.claims, self.now)
+        if entry is None:
+            active = len(revocations.active(self.now))
+            self._passed("revocation", f"no entry of {reading.source} matches ({active} in force)")
+            return
+        self._rejected("revocation", entry.refusal(self.claims))
+
+    def _why_revoked(self, exc: TokenRejected) -> tuple[str, str]:
+        reading = self.revocation
+        found = reading.revocations.find(str(getattr(exc, "entry_id", ""))) if reading and reading.revocations else None
+        if found is None or reading is None:
+            return f"{exc.message}.", "ask whoever maintains the revocation list."
+        made = f" It was added {iso(found.created)}" if found.created is not None else ""
+        if made and found.created_by:
+            made += f" by {found.created_by}"
+        cause = (
+            f"entry {found.id} of {reading.source} revokes {found.describe()}: {found.reason}.{made}"
+            f"{'.' if made else ''} It expires {iso(found.expires)} ({relative(found.expires, self.now)})."
+        )
+        fix = f"if this is a mistake, remove it: jwt-authorizer revoke remove {found.id} --list {reading.source}"
+        if found.issued_before is not None:
+            fix += "; otherwise the caller signs in again: a token issued after the revocation is accepted"
+        return cause, fix + "."
 
     def _principal(self) -> str:
         value, name = principal_of(self.claims, self.cfg.principal_claims)
@@ -556,6 +603,7 @@ class _Doctor:
             Reason.WRONG_AUDIENCE: self._why_audience,
             Reason.MISSING_CLAIM: self._why_missing,
             Reason.INVALID_CLAIM: self._why_invalid,
+            Reason.REVOKED: self._why_revoked,
         }.get(exc.reason)
         if explain is None:
             return exc.message, None
@@ -969,12 +1017,13 @@ def explain(
     now: float | None = None,
     fetcher: Fetcher | None = None,
     verifier: Verifier | None = None,
+    revocation: ListReading | None = None,
 ) -> Report:
     """Run every check of the engine on ``token`` at ``now`` (default: the current time)."""
     if verifier is None:
         moment = time.time() if now is None else float(now)
         verifier = build_verifier(settings, fetcher=fetcher, clock=lambda: moment)
-    return _Doctor(settings, verifier).run(token)
+    return _Doctor(settings, verifier, revocation).run(token)
 
 
 def report_json(report: Report) -> str:

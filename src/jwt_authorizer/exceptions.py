@@ -42,6 +42,8 @@ class Reason(StrEnum):
     INVALID_CLAIM = "invalid_claim"
     ROUTE_NOT_PERMITTED = "route_not_permitted"
     KEY_SOURCE_UNAVAILABLE = "key_source_unavailable"
+    REVOKED = "revoked"
+    REVOCATION_UNAVAILABLE = "revocation_unavailable"
 
 
 def _clip(value: Any) -> Any:
@@ -162,6 +164,21 @@ class InvalidClaimError(TokenRejected):
     reason = Reason.INVALID_CLAIM
 
 
+class TokenRevokedError(TokenRejected):
+    """The token passed every check, but an entry of the revocation list covers it (API Gateway: 401)."""
+
+    reason = Reason.REVOKED
+
+    def __init__(self, message: str, *, entry_id: str, actual: Any = None, expected: Any = None) -> None:
+        super().__init__(message, actual=actual, expected=expected)
+        self.entry_id = entry_id
+
+    def details(self) -> dict[str, Any]:
+        out = super().details()
+        out["revocation_entry"] = _clip(self.entry_id)
+        return out
+
+
 class AccessDenied(JwtAuthorizerError):
     """Authenticated, but the route rules do not let this caller in (API Gateway: 403)."""
 
@@ -180,6 +197,12 @@ class KeySourceUnavailable(JwtAuthorizerError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class RevocationUnavailable(KeySourceUnavailable):
+    """No usable revocation list, and the configured policy says not to decide without one (500)."""
+
+    reason = Reason.REVOCATION_UNAVAILABLE
 
 
 class FetchError(Exception):

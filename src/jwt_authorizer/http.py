@@ -15,8 +15,9 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -33,6 +34,24 @@ class Fetcher(Protocol):
     """Anything that turns a URL into parsed JSON or raises ``FetchError``."""
 
     def fetch_json(self, url: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """The answer to a conditional GET: ``body`` is ``None`` when the server said 304 Not Modified."""
+
+    body: bytes | None
+    etag: str | None
+
+
+def _shown(url: str) -> str:
+    """``url`` without user info, query and fragment, which may carry credentials (for messages)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _proxy_for(url: str) -> str | None:
@@ -163,6 +182,52 @@ class UrllibFetcher:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:
             raise FetchError(f"GET {url} did not return JSON: {exc}") from None
+
+    def fetch_conditional(self, url: str, etag: str | None) -> Conditional:
+        """GET ``url`` with ``If-None-Match``: the body and its ETag, or ``body=None`` on 304.
+
+        The same pool, deadline, size cap and no-redirect rule as ``fetch_json``; any other status
+        is a ``FetchError``. Used for documents polled often (the revocation list), where an
+        unchanged answer should cost a status line and no body.
+        """
+        shown = _shown(url)
+        deadline = time.monotonic() + self.total_timeout
+        _fetch_state.deadline = deadline
+        headers = dict(self._headers)
+        if etag is not None:
+            headers["If-None-Match"] = etag
+        timeout = urllib3.Timeout(connect=min(self.connect_timeout, self.total_timeout), read=self.total_timeout)
+        try:
+            try:
+                response = self._pool(url).request(
+                    "GET", url, headers=headers, timeout=timeout, redirect=False, retries=False, preload_content=False
+                )
+            except urllib3.exceptions.ReadTimeoutError:
+                raise FetchError(f"GET {shown} took longer than {self.total_timeout} s") from None
+            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+                raise FetchError(f"GET {shown} failed: {type(exc).__name__}") from None
+            complete = False
+            try:
+                if response.status == 304:
+                    body = None
+                elif response.status != 200:
+                    raise FetchError(f"GET {shown} answered HTTP {response.status}")
+                else:
+                    declared = response.headers.get("Content-Length")
+                    if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                        raise FetchError(f"GET {shown} declares {declared} bytes, over {self.max_bytes}")
+                    try:
+                        body = self._read_body(response, url, deadline)
+                    except FetchError as exc:
+                        raise FetchError(str(exc).replace(url, shown)) from None
+                complete = True
+            finally:
+                if not complete:
+                    response.close()  # never leave half a body on a pooled connection
+                response.release_conn()
+        finally:
+            _fetch_state.deadline = None
+        return Conditional(body, response.headers.get("ETag") or (etag if body is None else None))
 
     def _too_slow(self, url: str) -> FetchError:
         return FetchError(f"GET {url} took longer than {self.total_timeout} s")

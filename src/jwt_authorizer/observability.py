@@ -68,28 +68,38 @@ DECISION_DIMENSIONS = (("service",), ("service", "outcome"), ("service", "outcom
 SERVICE_DIMENSIONS = (("service",),)
 COLD_START_DIMENSIONS = (("function_name", "service"),)
 
-# Key-cache events worth a metric, by the name the cache reports them under.
+# Key-cache and revocation-cache events worth a metric, by the name the caches report them under.
 KEY_METRICS = {
     "fetch": "KeyFetches",
     "fetch_failed": "KeyFetchFailures",
     "stale_served": "StaleKeysServed",
     "penalty_opened": "UnknownKidPenalties",
     "key_skipped": "SkippedKeys",
+    "revocation_fetch": "RevocationFetches",
+    "revocation_updated": "RevocationListUpdates",
+    "revocation_fetch_failed": "RevocationFetchFailures",
+    "revocation_unchecked": "RevocationUnchecked",
 }
-# Key-cache events whose line is worth reading, not only counting: (level, message).
-_KEY_LINES = {
-    "fetch": ("info", "key set fetched"),
-    "fetch_failed": ("warning", "key fetch failed"),
-    "stale_served": ("warning", "stale key set served"),
-    "penalty_opened": ("info", "unknown kid: refetches paused"),
-    "key_skipped": ("warning", "key skipped"),
+# Events whose line is worth reading, not only counting: (level, location, message).
+_EVENT_LINES = {
+    "fetch": ("info", "key_cache", "key set fetched"),
+    "fetch_failed": ("warning", "key_cache", "key fetch failed"),
+    "penalty_opened": ("info", "key_cache", "unknown kid: refetches paused"),
+    "key_skipped": ("warning", "key_cache", "key skipped"),
+    "revocation_updated": ("info", "revocation", "revocation list loaded"),
+    "revocation_fetch_failed": (
+        "warning",
+        "revocation",
+        "revocation list refresh failed; the last good list stays in force",
+    ),
 }
 # Fetches and failures of remote key sources are reported by ``ObservedKeyProvider``, which sees the
 # network call itself; the cache's own "fetch" also fires for pinned keys, which fetch nothing.
 _PROVIDER_EVENTS = frozenset({"fetch", "fetch_failed"})
-# Events that happen to one request (every request, during an outage) ride on that request's own
-# decision line, as a second EMF directive with dimension ``service``: one line per decision stays.
-_RIDERS = frozenset({"stale_served"})
+# Events that happen to one request (every request, during an outage; a revocation refresh every
+# REVOCATION_REFRESH_SECONDS) ride on that request's own decision line, as a second EMF directive
+# with dimension ``service``: one line per decision stays, and a quiet refresh writes no line.
+_RIDERS = frozenset({"stale_served", "revocation_fetch", "revocation_unchecked"})
 
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%FZ"  # Powertools' formatter replaces %F with milliseconds
@@ -208,11 +218,12 @@ class Observability:
             self._riders[metric] = self._riders.get(metric, 0) + 1
             return
         try:
-            level, message = _KEY_LINES[name]
-            members: dict[str, Any] = {"key_event": name}
+            level, location, message = _EVENT_LINES[name]
+            # Key events keep the field the saved queries filter on; revocation events name their own.
+            members: dict[str, Any] = {"key_event" if location == "key_cache" else "revocation_event": name}
             for key, value in fields.items():
                 members[key] = redact_text(value) if isinstance(value, str) else as_text(value)
-            self._event_line(level, "key_cache", message, members, {metric: 1}, dimensions=SERVICE_DIMENSIONS)
+            self._event_line(level, location, message, members, {metric: 1}, dimensions=SERVICE_DIMENSIONS)
         except Exception as exc:  # logging must not break key lookups
             self.logger.error("key event log failed", extra={"error_type": type(exc).__name__})
 
