@@ -220,7 +220,7 @@ def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
         raise ConfigurationError(variable, f"not a JWKS document: {exc}", 'give {"keys": [...]}') from None
     if not key_set.keys:
         raise ConfigurationError(
-            variable, f"no usable key ({'; '.join(key_set.skipped)})", "include at least one signing key"
+            variable, f"no usable key ({key_set.skipped_words()})", "include at least one signing key"
         )
     return key_set, origin
 

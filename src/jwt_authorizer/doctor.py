@@ -753,7 +753,7 @@ class _Doctor:
         key_set = issuer.keys.key_set
         kids = sorted(key_set.keys) if key_set is not None else []
         cause = f"no key with kid {kid} in the key set: it holds {_words(kids)} ({self._key_set_words(issuer)})."
-        skipped = [note for note in (key_set.skipped if key_set else ()) if f"(kid {kid!r})" in note]
+        skipped = [note for note in (key_set.skipped if key_set else ()) if note.kid == kid]
         if skipped:
             cause += f" The key set does list this kid, but the function skipped it: {skipped[0]}."
         pinned = issuer.settings.static_keys is not None

@@ -38,6 +38,7 @@ _KEY_METRICS = {
     "fetch_failed": "KeyFetchFailures",
     "stale_served": "StaleKeysServed",
     "penalty_opened": "UnknownKidPenalties",
+    "key_skipped": "KeysSkipped",
 }
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -81,9 +82,14 @@ class Observability:
 
     # ----- inputs -----------------------------------------------------------------------------
 
-    def key_event(self, name: str) -> None:
-        """Listener for ``KeyCache``: counted now, published with the next decision."""
+    def key_event(self, name: str, **fields: Any) -> None:
+        """Listener for ``KeyCache``: counted now, published with the next decision.
+
+        A skipped key is also logged at once, one warning line each (``kid``, ``reason``, ``source``).
+        """
         self._key_events[name] += 1
+        if name == "key_skipped":
+            self.logger.warning("key skipped", extra=fields)
 
     # ----- the decision line ------------------------------------------------------------------
 
