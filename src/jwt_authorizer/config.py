@@ -17,6 +17,7 @@ from typing import Any
 from . import constants as c
 from . import entra
 from .exceptions import ConfigurationError
+from .http import redact_url
 from .issuers import load_issuers
 from .jwks import is_secure_url
 from .keys import KeySet, UnusableKey, parse_jwks
@@ -123,7 +124,7 @@ def _secure_url(env: Mapping[str, str], name: str) -> str | None:
     if url is not None and not is_secure_url(url):
         raise ConfigurationError(
             name,
-            f"{url!r} is not an https URL",
+            f"{redact_url(url)} is not an https URL",
             "use https:// (http:// is accepted only for 127.0.0.1, localhost and ::1)",
         )
     return url
@@ -144,13 +145,13 @@ def _issuers(env: Mapping[str, str]) -> tuple[str, ...]:
         if not is_secure_url(issuer.replace(c.TENANT_PLACEHOLDER, "tenant")):
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"{issuer!r} is not an https URL",
+                f"{redact_url(issuer)} is not an https URL",
                 "use the exact https:// issuer of your tokens (http:// only on loopback hosts)",
             )
         if issuer.count(c.TENANT_PLACEHOLDER) > 1 or "{" in issuer.replace(c.TENANT_PLACEHOLDER, ""):
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"{issuer!r} has a placeholder other than a single {c.TENANT_PLACEHOLDER}",
+                f"{redact_url(issuer)} has a placeholder other than a single {c.TENANT_PLACEHOLDER}",
                 f"use {c.TENANT_PLACEHOLDER} once, where the tenant id stands",
             )
     return issuers
@@ -250,7 +251,7 @@ def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
         if discovery_url is None:
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"cannot find the discovery document of the template issuer {issuers[0]!r}",
+                f"cannot find the discovery document of the template issuer {redact_url(issuers[0])}",
                 f"set {c.JWKS_URI_ENV} or {c.DISCOVERY_URL_ENV}",
             )
     return IssuerSettings(

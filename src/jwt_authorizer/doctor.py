@@ -28,7 +28,7 @@ from . import entra
 from .config import IssuerSettings, Settings
 from .exceptions import KeySourceUnavailable, Reason, TokenRejected
 from .factory import build_verifier
-from .http import Fetcher
+from .http import Fetcher, redact_url
 from .identity import context_of, principal_of
 from .keys import SigningKey
 from .token import ParsedToken, parse_token
@@ -936,7 +936,9 @@ def describe_settings(settings: Settings, verifier: Verifier | None = None) -> d
         if verifier is not None:
             keys = verifier.issuers[index].keys.provider.describe()
         else:
-            keys = issuer.static_keys_origin or issuer.jwks_uri or f"discovery at {issuer.discovery_url}"
+            keys = issuer.static_keys_origin or (
+                redact_url(issuer.jwks_uri) if issuer.jwks_uri else f"discovery at {redact_url(issuer.discovery_url)}"
+            )
         tenants = sorted(issuer.allowed_tenants) if issuer.allowed_tenants is not None else None
         entries.append(
             {
