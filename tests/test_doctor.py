@@ -357,7 +357,7 @@ def test_id_token_used_as_access_token(dev: devtoken.DevIssuer) -> None:
     token = mint(dev, audience=CLIENT_ID, claims={"nonce": "n-0S6_WzA2Mj", "azp": devtoken.REMOVE})
     report = diagnose(token, dev_env(), NOW + 60)
     check = failing(report)
-    assert report.reason == Reason.WRONG_AUDIENCE
+    assert (check.name, report.reason) == ("token type", Reason.NOT_ACCESS_TOKEN)
     assert "this is an ID token" in (check.cause or "") and "nonce" in (check.cause or "")
     assert "result.accessToken" in (check.fix or "")
 
@@ -371,14 +371,15 @@ def test_id_token_of_an_entra_sign_in_without_nonce(dev: devtoken.DevIssuer) -> 
     assert "names the user (preferred_username, name) but no client app" in (check.cause or "")
 
 
-def test_id_token_accepted_because_audience_lists_the_client_id(dev: devtoken.DevIssuer) -> None:
+def test_id_token_refused_even_when_audience_lists_the_client_id(dev: devtoken.DevIssuer) -> None:
+    """The review's finding 3: AUDIENCE holding the bare client id used to let the ID token in."""
     token = mint(dev, audience=CLIENT_ID, claims={"at_hash": "x1y2", "azp": devtoken.REMOVE})
     report = diagnose(token, dev_env(AUDIENCE=CLIENT_ID), NOW + 60)
-    assert report.verdict is Verdict.ACCEPTED and report.exit_code == 0
-    warning = check_named(report, "token type")
-    assert warning.status is Status.WARN and "passes only because AUDIENCE lists that client id" in (
-        warning.cause or ""
-    )
+    assert (report.verdict, report.reason, report.exit_code) == (Verdict.REFUSED, Reason.NOT_ACCESS_TOKEN, 1)
+    check = failing(report)
+    assert check.name == "token type" and "passes only because AUDIENCE lists that client id" in (check.cause or "")
+    assert "at_hash" in (check.cause or "") and "result.accessToken" in (check.fix or "")
+    assert check_named(report, "audience").status is Status.PASS
 
 
 def test_access_token_is_not_mistaken_for_an_id_token(dev: devtoken.DevIssuer) -> None:

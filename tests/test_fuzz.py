@@ -408,7 +408,29 @@ def oracle_allows(claims: dict[str, Any], issuer: str, now: float) -> bool:
         return False
     if iat is False or (iat is not None and iat > now + SKEW):
         return False
-    return any(isinstance(claims.get(name), str) and claims[name] for name in PRINCIPAL_CLAIMS)
+    # Claims the decision uses must have their type; a present but invalid one never falls back.
+    if "tid" in claims and not isinstance(claims["tid"], str):
+        return False
+    for name in ("scp", "scope"):
+        if name in claims and not is_string_or_strings(claims[name]):
+            return False
+    for name in ("roles", "groups"):
+        if name in claims and not is_string_or_strings(claims[name]):
+            return False
+    present = [name for name in PRINCIPAL_CLAIMS if name in claims]
+    if any(not (isinstance(claims[name], str) and claims[name]) for name in present):
+        return False
+    # ID tokens are not access tokens (this issuer is not Entra's).
+    scoped = "scp" in claims or "scope" in claims or str(claims.get("typ", "")).lower() == "bearer"
+    if "at_hash" in claims or "c_hash" in claims or ("nonce" in claims and not scoped):
+        return False
+    if claims.get("token_use") == "id" or (isinstance(claims.get("typ"), str) and claims["typ"].lower() == "id"):
+        return False
+    return bool(present)
+
+
+def is_string_or_strings(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
 
 @fuzz(250)
