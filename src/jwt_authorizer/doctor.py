@@ -449,6 +449,13 @@ class _Doctor:
     def _tenant(self, issuer: IssuerVerifier) -> str:
         issuer.check_tenant(self.claims)
         allowed = issuer.settings.allowed_tenants
+        if allowed is None and issuer.settings.any_tenant:
+            if any(entra.is_template(p) for p in issuer.settings.issuers):
+                raise _Warning(
+                    f"{self._var(c.ALLOWED_TENANTS_ENV)} is *: every Entra tenant is accepted, on purpose "
+                    f"(tid {self.claims.get('tid')}); any tenant's administrator can grant their users this API's roles"
+                )
+            return f"{self._var(c.ALLOWED_TENANTS_ENV)} is *: every tenant"
         if allowed is None:
             return f"{self._var(c.ALLOWED_TENANTS_ENV)} is not set: every tenant the issuer setting admits"
         return f"tid {self.claims.get('tid')} is in {self._var(c.ALLOWED_TENANTS_ENV)}"
@@ -992,6 +999,8 @@ def describe_settings(settings: Settings, verifier: Verifier | None = None) -> d
                 redact_url(issuer.jwks_uri) if issuer.jwks_uri else f"discovery at {redact_url(issuer.discovery_url)}"
             )
         tenants = sorted(issuer.allowed_tenants) if issuer.allowed_tenants is not None else None
+        if issuer.any_tenant:
+            tenants = ["*"]
         entries.append(
             {
                 "name": issuer.name,

@@ -332,9 +332,12 @@ class Verifier:
         tenant_id = claims.get("tid")
         if "tid" in claims and not isinstance(tenant_id, str):
             raise InvalidClaimError("tid must be a string", actual=type(tenant_id).__name__)
-        for candidate in self.issuers:
-            if candidate.matches(issuer, tenant_id):
-                return candidate
+        matching = [candidate for candidate in self.issuers if candidate.matches(issuer, tenant_id)]
+        if matching:
+            # Configuration refuses entries that overlap for an admitted tenant, so at most one of
+            # several candidates admits this tid, whatever the order; if none does, any of them
+            # refuses it the same way (tenant_not_allowed).
+            return next((c for c in matching if c.settings.admits(tenant_id)), matching[0])
         configured = [p for v in self.issuers for p in v.settings.issuers]
         if any(entra.is_template(p) for p in configured) and "tid" not in claims:
             raise MissingClaimError("the issuer is a tenant template, but the token has no tid", expected="tid")
