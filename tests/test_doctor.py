@@ -382,6 +382,34 @@ def test_id_token_refused_even_when_audience_lists_the_client_id(dev: devtoken.D
     assert check_named(report, "audience").status is Status.PASS
 
 
+def test_a_token_of_another_type_is_explained(dev: devtoken.DevIssuer) -> None:
+    body = jwt.decode(mint(dev), options={"verify_signature": False})
+    token = jwt.encode(body, dev.key, algorithm="RS256", headers={"kid": dev.kid, "typ": "dpop+jwt"})
+    report = diagnose(token, dev_env(), NOW + 60)
+    check = failing(report)
+    assert (check.name, report.reason) == ("header", Reason.UNSUPPORTED_TOKEN_TYPE)
+    assert "dpop+jwt" in (check.cause or "") and "RFC 8725" in (check.cause or "")
+    assert "not another JWT" in (check.fix or "")
+
+
+def test_a_claim_of_the_wrong_type_is_explained(dev: devtoken.DevIssuer) -> None:
+    report = diagnose(mint(dev, claims={"roles": {"Orders.Admin": True}}), dev_env(), NOW + 60)
+    check = failing(report)
+    assert (check.name, report.reason) == ("claim types", Reason.INVALID_CLAIM)
+    assert "roles must be a list of strings" in check.summary and "never falls back" in (check.cause or "")
+
+
+def test_any_tenant_on_purpose_is_a_warning(dev: devtoken.DevIssuer) -> None:
+    template = "https://login.microsoftonline.com/{tenantid}/v2.0"
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    token = mint(dev, iss=template.replace("{tenantid}", tenant), tenant_id=tenant)
+    report = diagnose(token, dev_env(ISSUER=template, ALLOWED_TENANTS="*"), NOW + 60)
+    assert report.verdict is Verdict.ACCEPTED
+    check = check_named(report, "tenant")
+    assert check.status is Status.WARN and "every Entra tenant is accepted, on purpose" in check.summary
+    assert report.configuration["issuers"][0]["ALLOWED_TENANTS"] == ["*"]
+
+
 def test_access_token_is_not_mistaken_for_an_id_token(dev: devtoken.DevIssuer) -> None:
     token = mint(dev, audience=CLIENT_ID, scopes="orders.read", claims={"nonce": "n"})
     report = diagnose(token, dev_env(), NOW + 60)
