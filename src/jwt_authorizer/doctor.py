@@ -478,7 +478,9 @@ class _Doctor:
     def _claim_types(self, issuer: IssuerVerifier) -> str:
         issuer.check_claim_types(self.claims)
         names = [n for n in (*issuer.settings.principal_claims, "scp", "scope", "roles", "groups") if n in self.claims]
-        return f"{_words(dict.fromkeys(names))} have the JSON types the function relies on"
+        names = list(dict.fromkeys(names))
+        verb = "has the JSON type" if len(names) == 1 else "have the JSON types"
+        return f"{_words(names)} {verb} the function relies on"
 
     def _token_kind(self, parsed: ParsedToken, issuer: IssuerVerifier) -> str:
         issuer.check_token_kind(parsed)
