@@ -479,6 +479,8 @@ class _Doctor:
         issuer.check_claim_types(self.claims)
         names = [n for n in (*issuer.settings.principal_claims, "scp", "scope", "roles", "groups") if n in self.claims]
         names = list(dict.fromkeys(names))
+        if not names:
+            return "no principal, scope, role or group claim to check"
         verb = "has the JSON type" if len(names) == 1 else "have the JSON types"
         return f"{_words(names)} {verb} the function relies on"
 

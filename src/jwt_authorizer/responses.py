@@ -141,7 +141,9 @@ def settle(grant: Grant, request: AuthorizationRequest, *, iam: bool) -> tuple[G
     and path (what a cached policy is matched against), so a cached and a per-request answer can
     never disagree about the same request. A request whose refusal or permission the policy could
     not express exactly (an ARN with IAM wildcards in it, an unreadable ARN) is refused, or
-    answered for itself only.
+    answered for itself only. A refusal under a cached policy needs no statement of its own: the
+    policy was proved to refuse every route the rules refuse, whatever its method or path text;
+    ``iam_policy`` adds an explicit Deny where the ARN can be named exactly.
     """
     route = request.route
     method, path = request.http_method, request.path
@@ -163,10 +165,6 @@ def settle(grant: Grant, request: AuthorizationRequest, *, iam: bool) -> tuple[G
     if iam and not websocket and (not route.valid or grant.per_request) and permitted and not nameable(route):
         permitted = False
         fields["route_reason"] = "arn_not_expressible"
-    if iam and not websocket and route.valid and not permitted and not grant.per_request and not nameable(route):
-        # A cached policy refuses this route already (proved), but its explicit Deny cannot name it:
-        # answer this one request with a Deny instead.
-        grant = grant.per_request_variant()
     if grant.decision is None:
         return grant, permitted, fields
     if iam and not websocket:
@@ -217,7 +215,8 @@ def iam_policy(
     deny_verbatim = _add_statements(policy, "Deny", grant.denied, prefix)
     if not permitted:
         # Refused routes get an explicit Deny (harmless in the cache: the rules refuse this exact
-        # route, and the ARN has no wildcard, so the Deny matches nothing else).
+        # route, and the ARN has no wildcard, so the Deny matches nothing else). An ARN with a
+        # wildcard gets none: the proved statements refuse it already.
         if _plain(route):
             policy.deny_route(route.method, route.path)
         elif nameable(route):
