@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -267,7 +268,7 @@ def test_explain_names_the_matching_entry(path: Path, capsys: pytest.CaptureFixt
     path.write_text(json.dumps(document(entry("subject", "alice", id="INC-9", reason="stolen laptop"))))
     code, out, _ = cli(capsys, "explain", token, "--env-file", str(ENV_FILE), "--revocations", str(path))
     assert code == 1
-    assert "FAIL  revocation  [revoked] the token is revoked by entry INC-9" in out
+    assert re.search(r"FAIL  revocation +\[revoked\] the token is revoked by entry INC-9", out)
     assert "revoke remove INC-9" in out
     assert "REFUSED, reason revoked" in out
     code, out, _ = cli(capsys, "explain", token, "--env-file", str(ENV_FILE), "--revocations", str(path), "--json")
@@ -276,7 +277,7 @@ def test_explain_names_the_matching_entry(path: Path, capsys: pytest.CaptureFixt
     assert (report["reason"], check["reason"], check["decisive"]) == ("revoked", "revoked", True)
     other = dev_token(capsys, "--sub", "bob")
     code, out, _ = cli(capsys, "explain", other, "--env-file", str(ENV_FILE), "--revocations", str(path))
-    assert code == 0 and "ok    revocation  no entry of" in out and "(1 in force)" in out
+    assert code == 0 and re.search(r"ok    revocation +no entry of", out) and "(1 in force)" in out
 
 
 def test_explain_issued_before(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -295,7 +296,7 @@ def test_explain_follows_the_cold_start_policy_when_the_list_is_unreadable(
     token = dev_token(capsys)
     missing = str(tmp_path / "missing.json")
     code, out, _ = cli(capsys, "explain", token, "--env-file", str(ENV_FILE), "--revocations", missing)
-    assert code == 3 and "ERROR revocation  [revocation_unavailable]" in out
+    assert code == 3 and re.search(r"ERROR revocation +\[revocation_unavailable\]", out)
     code, out, _ = cli(
         capsys, "explain", token, "--env-file", str(ENV_FILE), "--set", "REVOCATION_URL=http://127.0.0.1:9/r.json",
         "--set", "REVOCATION_COLD_START_POLICY=open",

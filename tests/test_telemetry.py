@@ -19,7 +19,8 @@ import pytest
 
 from appload import cold_start
 from jwt_authorizer.exceptions import ConfigurationError
-from jwt_authorizer.observability import as_text, redact_text, redact_url
+from jwt_authorizer.http import redact_url
+from jwt_authorizer.observability import as_text, redact_text
 from jwt_authorizer.timefmt import duration, instant
 from support import (
     ACCOUNT,
@@ -250,7 +251,7 @@ def test_a_failing_key_source_logs_why_without_its_credentials(
     (failure,) = [line for line in lines if line.get("key_event") == "fetch_failed"]
     assert_emf(failure)
     assert failure["level"] == "WARNING" and failure["KeyFetchFailures"] == 1
-    assert failure["source"] == f"{idp.base}/missing-keys"
+    assert failure["source"] == idp.base.replace("http://", "http://***@") + "/missing-keys?***"
     assert "HTTP 404" in failure["error"]
     (decision,) = decisions(lines)
     assert (decision["outcome"], decision["reason"], decision["level"]) == ("error", "key_source_unavailable", "ERROR")
@@ -273,7 +274,7 @@ def test_skipped_keys_are_counted_and_explained(
         "use is enc",
         1,
     )
-    assert line["source"] == "https://idp.example/keys"
+    assert line["source"] == "https://***@idp.example/keys?***"
 
 
 def test_stale_keys_served_ride_on_the_decision_they_served(
@@ -315,7 +316,7 @@ def test_a_refused_setting_writes_one_line_and_a_metric_before_the_import_fails(
     assert_emf(line)
     assert (line["level"], line["reason"], line["variable"]) == ("ERROR", "configuration_error", "JWKS_URI")
     assert line["message"] == "configuration_error: JWKS_URI"
-    assert "ftp://keys.example/jwks.json" in line["detail"] and line["fix"]
+    assert "ftp://***@keys.example/jwks.json" in line["detail"] and line["fix"]
     assert (line["service"], line["ConfigurationErrors"]) == ("orders-auth", 1)
     assert line["_aws"]["CloudWatchMetrics"] == [
         {
@@ -493,18 +494,18 @@ def test_instants() -> None:
 
 
 def test_redaction() -> None:
-    assert redact_url("https://user:pw@idp.example:8443/keys?sig=1#x") == "https://idp.example:8443/keys"
+    assert redact_url("https://user:pw@idp.example:8443/keys?sig=1#x") == "https://***@idp.example:8443/keys?***"
     assert redact_url("http://[::1]:8080/k") == "http://[::1]:8080/k"
-    assert redact_url("http://[bad") == "<unparsable URL>"
+    assert redact_url("http://[bad") == "<an unparsable URL>"
     assert (
         redact_text("GET http://u:p@[::1]:8080/k?sig=1 answered HTTP 404")
-        == "GET http://[::1]:8080/k answered HTTP 404"
+        == "GET http://***@[::1]:8080/k?*** answered HTTP 404"
     )
     assert redact_text("names issuer 'x', not the configured ['https://i.example/?a=1']") == (
-        "names issuer 'x', not the configured ['https://i.example/']"
+        "names issuer 'x', not the configured ['https://i.example/?***']"
     )
     text = "GET https://u:p@a.example/x?y=1 failed; discovery at http://b.example/d?k=v"
-    assert redact_text(text) == "GET https://a.example/x failed; discovery at http://b.example/d"
+    assert redact_text(text) == "GET https://***@a.example/x?*** failed; discovery at http://b.example/d?***"
     assert redact_text("x" * 600).endswith("...") and len(redact_text("x" * 600)) == 515
 
 

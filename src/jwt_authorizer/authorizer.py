@@ -31,7 +31,7 @@ def log_fields(parsed: ParsedToken | None, request: AuthorizationRequest | None)
     fields: dict[str, Any] = {}
     if request is not None:
         fields["event_type"] = str(request.kind)
-        fields["route"] = f"{request.http_method} {request.path}".strip()
+        fields["route"] = request.label
     if parsed is not None:
         kid = parsed.header.get("kid")
         if isinstance(kid, str):
@@ -92,7 +92,7 @@ class Authorizer:
         iam = not (request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple")
         grant, permitted, route_fields = settle(entry.grant, request, iam=iam)
         # Per-request fields only; the token's own fields are encoded once, in ``remembered``.
-        fields = {"event_type": request.kind.value, "route": f"{request.http_method} {request.path}", **route_fields}
+        fields = {"event_type": request.kind.value, "route": request.label, **route_fields}
         return Decision(request, entry.verified, entry.principal_id, grant, permitted, entry.context, fields, entry)
 
     def _verify(self, token: str, parsed: ParsedToken, now: float) -> CachedDecision:
@@ -122,7 +122,14 @@ class Authorizer:
             return simple_response(decision.permitted, decision.context)
         document = self._shared_document(decision)
         if document is None:
-            return iam_policy(decision.principal_id, request.route, request.kind, decision.grant, decision.context)
+            return iam_policy(
+                decision.principal_id,
+                request.route,
+                request.kind,
+                decision.grant,
+                decision.context,
+                permitted=decision.permitted,
+            )
         response: dict[str, Any] = {"principalId": decision.principal_id, "policyDocument": document}
         if decision.context:
             response["context"] = decision.context
@@ -143,7 +150,9 @@ class Authorizer:
         cached = self._documents.get(key)
         if cached is not None and cached[0] is grant:
             return cached[1]
-        document: dict[str, Any] = iam_policy("", route, request.kind, grant, {})["policyDocument"]
+        document: dict[str, Any] = iam_policy("", route, request.kind, grant, {}, permitted=decision.permitted)[
+            "policyDocument"
+        ]
         if len(self._documents) >= _MAX_DOCUMENTS:
             self._documents.clear()
         self._documents[key] = (grant, document)

@@ -233,6 +233,8 @@ def render_claims(header: dict[str, Any] | None, claims: dict[str, Any] | None, 
 def _setting(name: str, value: Any) -> str:
     if value is None:
         return "not set (any tenant the issuer setting admits)" if name == c.ALLOWED_TENANTS_ENV else "not set"
+    if name == c.ALLOWED_TENANTS_ENV and value == ["*"]:
+        return "* (every tenant, on purpose)"
     if isinstance(value, list):
         return _printable(",".join(str(v) for v in value))
     return _printable(str(value))

@@ -18,6 +18,7 @@ from typing import Any
 from . import constants as c
 from . import entra
 from .exceptions import ConfigurationError
+from .http import redact_url
 from .issuers import load_issuers
 from .jwks import is_secure_url
 from .keys import KeySet, UnusableKey, parse_jwks
@@ -39,6 +40,8 @@ class IssuerSettings:
     static_keys: KeySet | None
     static_keys_origin: str | None
     audience_claim: str = "aud"
+    # ALLOWED_TENANTS=*: every tenant on purpose (allowed_tenants is then None, as when unset).
+    any_tenant: bool = False
     principal_claims: tuple[str, ...] = c.DEFAULT_PRINCIPAL_CLAIMS
     context_claims: tuple[str, ...] = c.DEFAULT_CONTEXT_CLAIMS
     route_rules: RouteRules | None = None
@@ -47,6 +50,11 @@ class IssuerSettings:
     @property
     def label(self) -> str:
         return self.name or self.issuers[0]
+
+    def admits(self, tenant_id: object) -> bool:
+        """Would ``check_tenant`` let this ``tid`` through? (``None`` restricts nothing.)"""
+        allowed = self.allowed_tenants
+        return allowed is None or (isinstance(tenant_id, str) and tenant_id.lower() in allowed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +152,7 @@ def _secure_url(env: Mapping[str, str], name: str) -> str | None:
     if url is not None and not is_secure_url(url):
         raise ConfigurationError(
             name,
-            f"{url!r} is not an https URL",
+            f"{redact_url(url)} is not an https URL",
             "use https:// (http:// is accepted only for 127.0.0.1, localhost and ::1)",
         )
     return url
@@ -165,13 +173,13 @@ def _issuers(env: Mapping[str, str]) -> tuple[str, ...]:
         if not is_secure_url(issuer.replace(c.TENANT_PLACEHOLDER, "tenant")):
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"{issuer!r} is not an https URL",
+                f"{redact_url(issuer)} is not an https URL",
                 "use the exact https:// issuer of your tokens (http:// only on loopback hosts)",
             )
         if issuer.count(c.TENANT_PLACEHOLDER) > 1 or "{" in issuer.replace(c.TENANT_PLACEHOLDER, ""):
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"{issuer!r} has a placeholder other than a single {c.TENANT_PLACEHOLDER}",
+                f"{redact_url(issuer)} has a placeholder other than a single {c.TENANT_PLACEHOLDER}",
                 f"use {c.TENANT_PLACEHOLDER} once, where the tenant id stands",
             )
     return issuers
@@ -195,18 +203,48 @@ def _algorithms(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(algorithms)
 
 
-def _tenants(env: Mapping[str, str]) -> frozenset[str] | None:
+ANY_TENANT = "*"
+
+
+def _tenants(env: Mapping[str, str]) -> tuple[frozenset[str] | None, bool]:
+    """The allowed tenant ids, and whether ``*`` (every tenant, on purpose) was given."""
     tenants = _list(env, c.ALLOWED_TENANTS_ENV)
     if not tenants:
-        return None
+        return None, False
+    if ANY_TENANT in tenants:
+        if len(tenants) > 1:
+            raise ConfigurationError(
+                c.ALLOWED_TENANTS_ENV,
+                "* (every tenant) is listed together with tenant ids",
+                "give either * alone, or the tenant ids alone",
+            )
+        return None, True
     for tenant in tenants:
         if entra.TENANT_ID.fullmatch(tenant) is None:
             raise ConfigurationError(
                 c.ALLOWED_TENANTS_ENV,
                 f"{tenant!r} is not a tenant id",
-                "list tenant ids (GUIDs, the tokens' tid claim), comma-separated",
+                "list tenant ids (GUIDs, the tokens' tid claim), comma-separated, or * for every tenant",
             )
-    return frozenset(t.lower() for t in tenants)
+    return frozenset(t.lower() for t in tenants), False
+
+
+def _refuse_any_tenant_by_accident(
+    issuers: tuple[str, ...], tenants: frozenset[str] | None, any_tenant: bool, name: str
+) -> None:
+    """A ``{tenantid}`` issuer with no tenant list accepts every Entra tenant in the world: say so."""
+    template = next((issuer for issuer in issuers if entra.is_template(issuer)), None)
+    if template is None or tenants is not None or any_tenant:
+        return
+    where = '"allowed_tenants" of this ISSUERS entry' if name else c.ALLOWED_TENANTS_ENV
+    raise ConfigurationError(
+        c.ALLOWED_TENANTS_ENV,
+        f"the issuer {redact_url(template)} is a {c.TENANT_PLACEHOLDER} template, and no tenant is listed: "
+        "tokens of every Entra tenant in the world would be accepted, and any tenant's administrator "
+        "could grant their own users this API's app roles",
+        f"list the tenant ids you serve in {where} (comma-separated GUIDs), or set it to * to accept "
+        "every tenant on purpose",
+    )
 
 
 def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
@@ -241,7 +279,7 @@ def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
         raise ConfigurationError(variable, f"not a JWKS document: {exc}", 'give {"keys": [...]}') from None
     if not key_set.keys:
         raise ConfigurationError(
-            variable, f"no usable key ({'; '.join(key_set.skipped)})", "include at least one signing key"
+            variable, f"no usable key ({key_set.skipped_words()})", "include at least one signing key"
         )
     return key_set, origin
 
@@ -263,6 +301,8 @@ def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
             "no audience is configured: any API's token of this issuer would be accepted",
             "set the API's application id URI and/or client id, comma-separated",
         )
+    tenants, any_tenant = _tenants(env)
+    _refuse_any_tenant_by_accident(issuers, tenants, any_tenant, name)
     static_keys, static_origin = _static_keys(env)
     jwks_uri = _secure_url(env, c.JWKS_URI_ENV)
     discovery_url = _secure_url(env, c.DISCOVERY_URL_ENV)
@@ -271,14 +311,15 @@ def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
         if discovery_url is None:
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"cannot find the discovery document of the template issuer {issuers[0]!r}",
+                f"cannot find the discovery document of the template issuer {redact_url(issuers[0])}",
                 f"set {c.JWKS_URI_ENV} or {c.DISCOVERY_URL_ENV}",
             )
     return IssuerSettings(
         issuers=issuers,
         audiences=frozenset(audiences),
         algorithms=_algorithms(env),
-        allowed_tenants=_tenants(env),
+        allowed_tenants=tenants,
+        any_tenant=any_tenant,
         clock_skew=_number(env, c.CLOCK_SKEW_ENV, c.DEFAULT_CLOCK_SKEW_SECONDS, 0, 600, integer=True),
         jwks_uri=jwks_uri,
         discovery_url=discovery_url if jwks_uri is None else None,
@@ -336,22 +377,40 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         "revocation": lambda: revocation_settings(env),
     }
     values = {name: overrides[name] if name in overrides else read() for name, read in readers.items()}
-    _refuse_shared_issuers(values["issuers"])
+    refuse_overlapping_issuers(values["issuers"])
     return Settings(**values)
 
 
-def _refuse_shared_issuers(issuers: tuple[IssuerSettings, ...]) -> None:
-    """Two entries claiming one issuer would make the key (and rules) used depend on list order."""
-    seen: dict[str, str] = {}
-    for issuer in issuers:
-        for pattern in issuer.issuers:
-            if pattern in seen:
-                raise ConfigurationError(
-                    c.ISSUERS_ENV,
-                    f"the issuer {pattern!r} is configured by both {seen[pattern]!r} and {issuer.label!r}",
-                    "configure each issuer once; list several audiences in one entry instead",
-                )
-            seen[pattern] = issuer.label
+def refuse_overlapping_issuers(issuers: tuple[IssuerSettings, ...]) -> None:
+    """No token may fit two entries: which one's audience, keys and rules apply would depend on order.
+
+    Two entries overlap when one issuer string fits a pattern of each (a ``{tenantid}`` template
+    fits the fixed issuer of any of its tenants) for a tenant id both entries admit. Entries whose
+    tenant lists are disjoint do not overlap; the verifier then picks the one that admits the
+    token's tenant, whatever the order.
+    """
+    for index, first in enumerate(issuers):
+        for second in issuers[index + 1 :]:
+            for a in first.issuers:
+                for b in second.issuers:
+                    if a == b:
+                        raise ConfigurationError(
+                            c.ISSUERS_ENV,
+                            f"the issuer {redact_url(a)} is configured by both {first.label!r} and {second.label!r}",
+                            "configure each issuer once; list several audiences in one entry instead",
+                        )
+                    common = entra.common_issuer(a, b)
+                    if common is None or not (first.admits(common[1]) and second.admits(common[1])):
+                        continue
+                    raise ConfigurationError(
+                        c.ISSUERS_ENV,
+                        f"the entries {first.label!r} ({redact_url(a)}) and {second.label!r} ({redact_url(b)}) both "
+                        f"accept tokens of {redact_url(common[0])} (tid {common[1]}): which entry's audience, keys "
+                        "and rules apply would depend on their order in the list",
+                        f'make them disjoint: leave tenant {common[1]} out of the "allowed_tenants" of the '
+                        f'{c.TENANT_PLACEHOLDER} entry ("*" admits every tenant, so it overlaps every '
+                        "tenant's own entry), or merge the two entries into one",
+                    )
 
 
 # ----- the revocation list ------------------------------------------------------------------------

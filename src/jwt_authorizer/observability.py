@@ -38,7 +38,6 @@ import time
 from collections.abc import Mapping
 from json.encoder import encode_basestring_ascii as _encode_text
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from .config import Settings
 from .constants import (
@@ -49,6 +48,7 @@ from .constants import (
     TRACE_DISABLED_ENV,
 )
 from .exceptions import ConfigurationError, FetchError, TokenRejected
+from .http import redact_url
 from .incoming import parse_arn
 from .jwks import KeyProvider, StaticKeyProvider
 from .keys import KeySet
@@ -124,20 +124,6 @@ def _trace_header() -> str | None:
 
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>(){},;]+")
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host[:port]/path`` of a URL: user information, query and fragment can hold secrets."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "<unparsable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def redact_text(text: str) -> str:
@@ -307,7 +293,9 @@ class Observability:
 
     def _stage_members(self, arn: Any, context: dict[str, Any] | None) -> str:
         """``,"api_id":...,"stage":...,"account_id":...`` for an ARN (remembered) or, failing that, the context."""
-        route = parse_arn(arn) if isinstance(arn, str) else None
+        # Read for its api, stage and account only: the WebSocket form takes any rest (``$connect``
+        # has no verb), so every execute-api ARN names them.
+        route = parse_arn(arn, websocket=True) if isinstance(arn, str) else None
         values: dict[str, Any]
         if route is not None and route.valid:
             values = {"api_id": route.api_id, "stage": route.stage, "account_id": route.account}
