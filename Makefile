@@ -42,6 +42,7 @@ events: $(STAMP)  ## re-mint the development tokens inside events/
 
 bench: $(STAMP)  ## print the performance table (ratios to one RSA signature check)
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_revocation.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam build dist

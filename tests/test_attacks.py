@@ -352,11 +352,28 @@ class TestHeaderInjection:
     def test_nonce_header_marks_a_graph_token(self, world: World) -> None:
         refused(world, GENUINE.sign(world.body(), nonce="n-1"), Reason.GRAPH_TOKEN)
 
-    @pytest.mark.parametrize("typ", ["JWT", "at+jwt", "application/at+jwt", "id_token", None])
-    def test_typ_is_not_a_trust_input(self, world: World, typ: str | None) -> None:
-        """RFC 8725 section 3.11: typ is not enforced (Entra sets "JWT" on every kind of token);
-        access tokens and ID tokens are told apart by aud (see SECURITY.md)."""
-        accepted(world, GENUINE.sign(world.body(), typ=typ))
+    @pytest.mark.parametrize(
+        "typ", ["JWT", "jwt", "at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT", "application/jwt", None]
+    )
+    def test_typ_of_an_access_token_is_accepted(self, world: World, typ: str | None) -> None:
+        """RFC 8725 section 3.11: JWT and at+jwt (RFC 9068), compared as media types, or no typ."""
+        header = {k: v for k, v in header_of(GENUINE).items() if k != "typ"}
+        accepted(world, sign_parts(GENUINE, header if typ is None else {**header, "typ": typ}, world.body()))
+
+    @pytest.mark.parametrize(
+        "typ",
+        ["dpop+jwt", "secevent+jwt", "logout+jwt", "application/jwk+json", "JOSE", "at+jwt ", "text/at+jwt", ""],
+    )
+    def test_typ_of_another_kind_of_jwt_is_refused(self, world: World, typ: str) -> None:
+        refused(world, sign_parts(GENUINE, header_of(GENUINE, typ=typ), world.body()), Reason.UNSUPPORTED_TOKEN_TYPE)
+
+    @pytest.mark.parametrize("typ", [["JWT"], 1, {"media": "JWT"}, True, False])
+    def test_typ_that_is_not_a_string_is_refused(self, world: World, typ: Any) -> None:
+        refused(world, sign_parts(GENUINE, header_of(GENUINE, typ=typ), world.body()), Reason.UNSUPPORTED_TOKEN_TYPE)
+
+    @pytest.mark.parametrize("typ", ["id_token+jwt", "application/id_token+jwt", "id_token"])
+    def test_typ_of_an_id_token_is_not_an_access_token(self, world: World, typ: str) -> None:
+        refused(world, sign_parts(GENUINE, header_of(GENUINE, typ=typ), world.body()), Reason.NOT_ACCESS_TOKEN)
 
 
 # ==================================================================================================
@@ -607,9 +624,14 @@ class TestClaimGames:
 
     def test_no_claim_names_the_caller(self, world: World) -> None:
         """Verified, but nobody to name as principalId: refused rather than an empty principal."""
-        token = GENUINE.sign(world.body(sub=""))
+        body = world.body()
+        del body["sub"]
+        token = GENUINE.sign(body)
         world.engine.verify(token)  # the engine has nothing against it
         assert outcome_of(world.app, rest_token_event(token)) == Outcome(401, "missing_claim")
+
+    def test_an_empty_principal_claim_is_invalid(self, world: World) -> None:
+        refused(world, GENUINE.sign(world.body(sub="")), Reason.INVALID_CLAIM)
 
 
 # ==================================================================================================
@@ -691,7 +713,7 @@ class TestEncodingGames:
         assert reason_of(engine, compose(header, world.body(), b"\x00" * 256)) == Reason.MALFORMED_TOKEN
 
     def test_moderately_nested_claim_is_fine(self, world: World) -> None:
-        accepted(world, GENUINE.sign(world.body(groups=json.loads("[" * 100 + "]" * 100))))
+        accepted(world, GENUINE.sign(world.body(nested=json.loads("[" * 100 + "]" * 100))))
 
     @pytest.mark.parametrize(
         "raw",

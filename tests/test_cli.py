@@ -169,7 +169,7 @@ def test_explain_accepted(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = explain(capsys, token)
     assert code == 0 and err == ""
     assert "Configuration from " in out and "(AuthorizerFunction)" in out
-    assert "  ok    signature   RS256 signature verifies with key dev-2026" in out
+    assert "  ok    signature    RS256 signature verifies with key dev-2026" in out
     assert out.rstrip().splitlines()[-2].startswith("ACCEPTED: the function lets this token in as principalId dev-user")
     # The claims table: names padded to one width, values in one column.
     section = out[out.index("Claims\n") : out.index("(the signature is never shown)")]
@@ -184,7 +184,7 @@ def test_explain_refused_prints_the_reason_code_the_function_logs(capsys: pytest
     token = dev_token(capsys, "--aud", "https://graph.microsoft.com", "--scp", "User.Read")
     code, out, _ = explain(capsys, token)
     assert code == 1
-    assert "  FAIL  audience    [graph_token] " in out
+    assert "  FAIL  audience     [graph_token] " in out
     assert "cause: this is a Microsoft Graph token" in out
     assert "fix:   the client asked for a Graph scope" in out
     assert "REFUSED, reason graph_token: the function answers 401 Unauthorized, and its log line says" in out

@@ -156,11 +156,11 @@ def test_environ_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyP
 
 
 def test_template_issuers_get_entra_discovery_by_default() -> None:
-    v2 = load_settings(base(ISSUER=V2_TEMPLATE)).issuer
+    v2 = load_settings(base(ISSUER=V2_TEMPLATE, ALLOWED_TENANTS="*")).issuer
     assert v2.discovery_url == ("https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration")
-    v1 = load_settings(base(ISSUER=V1_TEMPLATE)).issuer
+    v1 = load_settings(base(ISSUER=V1_TEMPLATE, ALLOWED_TENANTS="*")).issuer
     assert v1.discovery_url == "https://login.microsoftonline.com/common/.well-known/openid-configuration"
-    both = load_settings(base(ISSUER=f"{V1_TEMPLATE},{V2_TEMPLATE}")).issuer
+    both = load_settings(base(ISSUER=f"{V1_TEMPLATE},{V2_TEMPLATE}", ALLOWED_TENANTS="*")).issuer
     assert both.discovery_url == v1.discovery_url
 
 
@@ -178,9 +178,10 @@ def test_discovery_url_is_used_as_given() -> None:
 
 def test_template_on_unknown_host_works_with_an_explicit_key_source() -> None:
     template = "https://idp.example/{tenantid}/v2.0"
-    assert load_settings(base(ISSUER=template, JWKS_URI="https://idp.example/keys")).issuer.jwks_uri
-    assert load_settings(base(ISSUER=template, DISCOVERY_URL="https://idp.example/d")).issuer
-    pinned = load_settings(base(ISSUER=template, JWKS=pinned_jwks())).issuer
+    tenants = {"ALLOWED_TENANTS": TENANT_A}
+    assert load_settings(base(ISSUER=template, JWKS_URI="https://idp.example/keys", **tenants)).issuer.jwks_uri
+    assert load_settings(base(ISSUER=template, DISCOVERY_URL="https://idp.example/d", **tenants)).issuer
+    pinned = load_settings(base(ISSUER=template, JWKS=pinned_jwks(), **tenants)).issuer
     assert pinned.static_keys is not None
 
 
@@ -264,7 +265,7 @@ def test_insecure_or_invalid_issuer_is_refused(issuer: str) -> None:
     ],
 )
 def test_loopback_http_issuer_is_accepted(issuer: str) -> None:
-    settings = load_settings(base(ISSUER=issuer, JWKS_URI=issuer.replace("{tenantid}", "k")))
+    settings = load_settings(base(ISSUER=issuer, JWKS_URI=issuer.replace("{tenantid}", "k"), ALLOWED_TENANTS="*"))
     assert settings.issuer.issuers == (issuer,)
 
 
@@ -441,7 +442,7 @@ def test_jwks_with_a_weak_rsa_key() -> None:
 
 
 def test_template_on_an_unknown_host_needs_a_key_source() -> None:
-    error = error_for(base(ISSUER="https://idp.example/{tenantid}/v2.0"), "ISSUER")
+    error = error_for(base(ISSUER="https://idp.example/{tenantid}/v2.0", ALLOWED_TENANTS="*"), "ISSUER")
     assert "JWKS_URI" in error.fix
     assert "DISCOVERY_URL" in error.fix
 

@@ -201,7 +201,7 @@ def test_real_v1_token_against_a_v2_issuer(entra_fixtures: Path) -> None:
 def test_real_v2_token_against_the_v1_template(entra_fixtures: Path) -> None:
     token = real(entra_fixtures, V2_USER)
     v1 = "https://sts.windows.net/{tenantid}/"
-    report = diagnose(token.token, token.env(ISSUER=v1), token.at)
+    report = diagnose(token.token, token.env(ISSUER=v1, ALLOWED_TENANTS="*"), token.at)
     check = failing(report)
     assert report.reason == Reason.WRONG_ISSUER
     assert "Entra v2.0 token" in (check.cause or "") and "accessTokenAcceptedVersion 2" in (check.cause or "")
@@ -357,7 +357,7 @@ def test_id_token_used_as_access_token(dev: devtoken.DevIssuer) -> None:
     token = mint(dev, audience=CLIENT_ID, claims={"nonce": "n-0S6_WzA2Mj", "azp": devtoken.REMOVE})
     report = diagnose(token, dev_env(), NOW + 60)
     check = failing(report)
-    assert report.reason == Reason.WRONG_AUDIENCE
+    assert (check.name, report.reason) == ("token type", Reason.NOT_ACCESS_TOKEN)
     assert "this is an ID token" in (check.cause or "") and "nonce" in (check.cause or "")
     assert "result.accessToken" in (check.fix or "")
 
@@ -371,14 +371,43 @@ def test_id_token_of_an_entra_sign_in_without_nonce(dev: devtoken.DevIssuer) -> 
     assert "names the user (preferred_username, name) but no client app" in (check.cause or "")
 
 
-def test_id_token_accepted_because_audience_lists_the_client_id(dev: devtoken.DevIssuer) -> None:
+def test_id_token_refused_even_when_audience_lists_the_client_id(dev: devtoken.DevIssuer) -> None:
+    """The review's finding 3: AUDIENCE holding the bare client id used to let the ID token in."""
     token = mint(dev, audience=CLIENT_ID, claims={"at_hash": "x1y2", "azp": devtoken.REMOVE})
     report = diagnose(token, dev_env(AUDIENCE=CLIENT_ID), NOW + 60)
-    assert report.verdict is Verdict.ACCEPTED and report.exit_code == 0
-    warning = check_named(report, "token type")
-    assert warning.status is Status.WARN and "passes only because AUDIENCE lists that client id" in (
-        warning.cause or ""
-    )
+    assert (report.verdict, report.reason, report.exit_code) == (Verdict.REFUSED, Reason.NOT_ACCESS_TOKEN, 1)
+    check = failing(report)
+    assert check.name == "token type" and "passes only because AUDIENCE lists that client id" in (check.cause or "")
+    assert "at_hash" in (check.cause or "") and "result.accessToken" in (check.fix or "")
+    assert check_named(report, "audience").status is Status.PASS
+
+
+def test_a_token_of_another_type_is_explained(dev: devtoken.DevIssuer) -> None:
+    body = jwt.decode(mint(dev), options={"verify_signature": False})
+    token = jwt.encode(body, dev.key, algorithm="RS256", headers={"kid": dev.kid, "typ": "dpop+jwt"})
+    report = diagnose(token, dev_env(), NOW + 60)
+    check = failing(report)
+    assert (check.name, report.reason) == ("header", Reason.UNSUPPORTED_TOKEN_TYPE)
+    assert "dpop+jwt" in (check.cause or "") and "RFC 8725" in (check.cause or "")
+    assert "not another JWT" in (check.fix or "")
+
+
+def test_a_claim_of_the_wrong_type_is_explained(dev: devtoken.DevIssuer) -> None:
+    report = diagnose(mint(dev, claims={"roles": {"Orders.Admin": True}}), dev_env(), NOW + 60)
+    check = failing(report)
+    assert (check.name, report.reason) == ("claim types", Reason.INVALID_CLAIM)
+    assert "roles must be a list of strings" in check.summary and "never falls back" in (check.cause or "")
+
+
+def test_any_tenant_on_purpose_is_a_warning(dev: devtoken.DevIssuer) -> None:
+    template = "https://login.microsoftonline.com/{tenantid}/v2.0"
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    token = mint(dev, iss=template.replace("{tenantid}", tenant), tenant_id=tenant)
+    report = diagnose(token, dev_env(ISSUER=template, ALLOWED_TENANTS="*"), NOW + 60)
+    assert report.verdict is Verdict.ACCEPTED
+    check = check_named(report, "tenant")
+    assert check.status is Status.WARN and "every Entra tenant is accepted, on purpose" in check.summary
+    assert report.configuration["issuers"][0]["ALLOWED_TENANTS"] == ["*"]
 
 
 def test_access_token_is_not_mistaken_for_an_id_token(dev: devtoken.DevIssuer) -> None:

@@ -21,7 +21,7 @@ from freezegun import freeze_time
 
 from jwt_authorizer import entra
 from jwt_authorizer.config import load_settings
-from jwt_authorizer.exceptions import KeySourceUnavailable, Reason, TokenRejected
+from jwt_authorizer.exceptions import ConfigurationError, KeySourceUnavailable, Reason, TokenRejected
 from jwt_authorizer.factory import build_verifier
 from jwt_authorizer.keys import parse_jwk, parse_jwks
 from jwt_authorizer.verifier import VerifiedToken, Verifier
@@ -254,13 +254,19 @@ def test_verifies_through_the_tenant_template(real: EntraToken, idp: IdentityPro
     assert result.claims["iss"] == entra.expand(real.template, real.tid)
 
 
-def test_template_without_allowed_tenants_accepts_any_tenant(real: EntraToken) -> None:
-    verify_at(make(env_for_token(real, ISSUER=real.template)), real.token, real.at)
+def test_template_with_any_tenant_on_purpose_accepts_the_token(real: EntraToken) -> None:
+    verify_at(make(env_for_token(real, ISSUER=real.template, ALLOWED_TENANTS="*")), real.token, real.at)
+
+
+def test_template_without_allowed_tenants_is_a_configuration_error(real: EntraToken) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        make(env_for_token(real, ISSUER=real.template))
+    assert info.value.variable == "ALLOWED_TENANTS" and "every Entra tenant in the world" in info.value.problem
 
 
 def test_other_version_template_is_another_issuer(real: EntraToken) -> None:
     other = V2_TEMPLATE if real.v1 else V1_TEMPLATE
-    verifier = make(env_for_token(real, ISSUER=other))
+    verifier = make(env_for_token(real, ISSUER=other, ALLOWED_TENANTS=real.tid))
     assert reason_at(verifier, real.token, real.at) == Reason.WRONG_ISSUER
 
 
@@ -294,7 +300,7 @@ def test_consumer_tenant_key_does_not_verify_a_work_tenant_token(real: EntraToke
     consumer = f"https://login.microsoftonline.com/{CONSUMER_TENANT}/v2.0"
     key_set = real.jwks_with(real.kid, issuer=consumer)
     for issuer in (real.issuer, real.template):
-        verifier = make(env_for_token(real, ISSUER=issuer, JWKS=json.dumps(key_set)))
+        verifier = make(env_for_token(real, ISSUER=issuer, JWKS=json.dumps(key_set), ALLOWED_TENANTS="*"))
         assert reason_at(verifier, real.token, real.at) == Reason.KEY_MISMATCH, issuer
 
 
@@ -459,7 +465,9 @@ def test_discovery_document_must_name_the_configured_issuer(
 def test_v1_discovery_document_does_not_vouch_for_the_v2_template(entra_fixtures: Path, idp: IdentityProvider) -> None:
     url, doc_issuer = _serve_discovery(idp, entra_fixtures, V1_DISCOVERY[0])
     assert doc_issuer == V1_TEMPLATE
-    settings = load_settings({"ISSUER": V2_TEMPLATE, "AUDIENCE": "api://x", "DISCOVERY_URL": url})
+    settings = load_settings(
+        {"ISSUER": V2_TEMPLATE, "AUDIENCE": "api://x", "DISCOVERY_URL": url, "ALLOWED_TENANTS": "*"}
+    )
     cache = build_verifier(settings).issuers[0].keys
     assert cache.prefetch() is False
     assert cache.last_error is not None
@@ -468,8 +476,8 @@ def test_v1_discovery_document_does_not_vouch_for_the_v2_template(entra_fixtures
 
 
 def test_default_discovery_urls_are_the_documents_in_the_fixtures(entra_fixtures: Path) -> None:
-    v2 = load_settings({"ISSUER": V2_TEMPLATE, "AUDIENCE": "api://x"}).issuer
-    v1 = load_settings({"ISSUER": V1_TEMPLATE, "AUDIENCE": "api://x"}).issuer
+    v2 = load_settings({"ISSUER": V2_TEMPLATE, "AUDIENCE": "api://x", "ALLOWED_TENANTS": "*"}).issuer
+    v1 = load_settings({"ISSUER": V1_TEMPLATE, "AUDIENCE": "api://x", "ALLOWED_TENANTS": "*"}).issuer
     organizations = load_json(entra_fixtures, "openid-configuration/organizations_v2.0_2024-10-26.json")
     common_v1 = load_json(entra_fixtures, f"openid-configuration/{V1_DISCOVERY[0]}")
     assert v2.discovery_url == ("https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration")
@@ -495,6 +503,7 @@ def test_entra_preset_for_organizations_in_both_versions(all_tokens: list[EntraT
     entry = {
         "name": "entra",
         "entra": {"tenant": "organizations", "version": "both"},
+        "allowed_tenants": sorted({t.tid for t in all_tokens}),
         "audience": sorted({t.audience for t in all_tokens}),
         "jwks": merged_jwks(all_tokens),
     }

@@ -26,6 +26,8 @@ REST_REQUEST_EVENTS = ["rest-request-allow.json", "rest-request-missing-token.js
 
 # Environment variables the template sets that constants.py does not name: Powertools reads these.
 NAMED_ELSEWHERE = {"POWERTOOLS_LOG_LEVEL", "POWERTOOLS_LOGGER_LOG_EVENT"}
+# Variables whose empty parameter means "derived from the stack name" (tests/test_template.py).
+STACK_DERIVED = {c.SERVICE_NAME_ENV: "ServiceName", c.METRICS_NAMESPACE_ENV: "MetricsNamespace"}
 
 
 def _constant_names() -> set[str]:
@@ -163,6 +165,9 @@ def test_variables_come_from_parameters(template: dict[str, Any], variables: dic
         if name == "POWERTOOLS_LOGGER_LOG_EVENT":
             assert value == "false"  # logging events would log bearer tokens
             continue
+        if name in STACK_DERIVED:
+            assert value["Fn::If"][1] == {"Ref": STACK_DERIVED[name]}, name
+            continue
         assert isinstance(value, dict), name
         assert set(value) == {"Ref"}, name
         assert value["Ref"] in parameters, name
@@ -173,12 +178,13 @@ def test_parameter_defaults_leave_the_code_defaults_in_charge(
 ) -> None:
     parameters = template["Parameters"]
     own_defaults = {
-        c.SERVICE_NAME_ENV: c.DEFAULT_SERVICE_NAME,
-        c.METRICS_NAMESPACE_ENV: c.DEFAULT_METRICS_NAMESPACE,
         c.TRACE_DISABLED_ENV: "false",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
     for name, value in variables.items():
+        if name in STACK_DERIVED:
+            assert parameters[STACK_DERIVED[name]]["Default"] == "", name
+            continue
         if not isinstance(value, dict):
             continue
         parameter = parameters[value["Ref"]]

@@ -280,20 +280,32 @@ def mutated_tokens(draw: st.DrawFn) -> str:
 TOKEN_SHAPES = ["rest_token", "rest_request", "http_v1", "http_v2", "http_v2_iam", "ws_header", "ws_query"]
 
 
-def build_event(shape: str, token: str, authorization: str) -> dict[str, Any]:
+# Methods and paths a client chooses: any method token (not only the seven verbs), and paths that
+# end in /$connect, which must never make an HTTP request look like a WebSocket connection.
+methods = st.sampled_from(["GET", "POST", "DELETE", "PROPFIND", "$connect", "get", "CONNECT"]) | st.text(
+    alphabet="GETPOSabx$!#%&'*+-.^_`|~", min_size=1, max_size=6
+)
+paths = st.sampled_from(["/orders/42", "/orders/$connect", "/$connect", "/", "/a//b", "/x\ny", "/*"]) | st.text(
+    alphabet="/abc$?*.%", max_size=10
+).map(lambda text: "/" + text)
+
+
+def build_event(
+    shape: str, token: str, authorization: str, method: str = "GET", path: str = "/orders/42"
+) -> dict[str, Any]:
     if shape == "rest_token":
-        event = rest_token_event(None)
+        event = rest_token_event(None, method=method, path=path[1:])
         event["authorizationToken"] = authorization
         return event
     if shape == "rest_request":
-        return rest_request_event({"Authorization": authorization})
+        return rest_request_event({"Authorization": authorization}, method=method, path=path)
     if shape == "http_v1":
-        event = http_v1_event(token)
+        event = http_v1_event(token, method=method, path=path)
         event["headers"] = {"Authorization": authorization}
         event["multiValueHeaders"] = {"Authorization": [authorization]}
         return event
     if shape in {"http_v2", "http_v2_iam"}:
-        event = http_v2_event(None)
+        event = http_v2_event(None, method=method, path=path)
         event["headers"] = {"authorization": authorization}
         return event
     if shape == "ws_header":
@@ -310,7 +322,8 @@ def events(draw: st.DrawFn) -> Any:
     token = draw(st.sampled_from(world.genuine_tokens) | forged_tokens() | mutated_tokens() | st.text(max_size=40))
     scheme = draw(st.sampled_from(["Bearer ", "Bearer ", "bearer ", "Basic ", "", "Bearer  ", " Bearer "]))
     authorization = draw(st.just(scheme + token) | st.text(max_size=30) | json_values)
-    event = build_event(draw(st.sampled_from(TOKEN_SHAPES)), token, authorization)  # type: ignore[arg-type]
+    shape = draw(st.sampled_from(TOKEN_SHAPES))
+    event = build_event(shape, token, authorization, draw(methods), draw(paths))  # type: ignore[arg-type]
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
         key = draw(
             st.sampled_from(
@@ -395,7 +408,29 @@ def oracle_allows(claims: dict[str, Any], issuer: str, now: float) -> bool:
         return False
     if iat is False or (iat is not None and iat > now + SKEW):
         return False
-    return any(isinstance(claims.get(name), str) and claims[name] for name in PRINCIPAL_CLAIMS)
+    # Claims the decision uses must have their type; a present but invalid one never falls back.
+    if "tid" in claims and not isinstance(claims["tid"], str):
+        return False
+    for name in ("scp", "scope"):
+        if name in claims and not is_string_or_strings(claims[name]):
+            return False
+    for name in ("roles", "groups"):
+        if name in claims and not is_string_or_strings(claims[name]):
+            return False
+    present = [name for name in PRINCIPAL_CLAIMS if name in claims]
+    if any(not (isinstance(claims[name], str) and claims[name]) for name in present):
+        return False
+    # ID tokens are not access tokens (this issuer is not Entra's).
+    scoped = "scp" in claims or "scope" in claims or str(claims.get("typ", "")).lower() == "bearer"
+    if "at_hash" in claims or "c_hash" in claims or ("nonce" in claims and not scoped):
+        return False
+    if claims.get("token_use") == "id" or (isinstance(claims.get("typ"), str) and claims["typ"].lower() == "id"):
+        return False
+    return bool(present)
+
+
+def is_string_or_strings(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
 
 @fuzz(250)

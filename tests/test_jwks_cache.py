@@ -53,6 +53,7 @@ class Harness:
         self.idp = idp
         self.clock = ManualClock()
         self.events: list[str] = []
+        self.fields: list[dict[str, Any]] = []
         defaults = {
             "JWKS_URI": idp.jwks_uri,
             "JWKS_MAX_AGE_SECONDS": str(MAX_AGE),
@@ -62,8 +63,14 @@ class Harness:
             "HTTP_TIMEOUT_SECONDS": "2",
         }
         settings = load_settings(env_for(idp, **(defaults | env)))
-        self.verifier: Verifier = build_verifier(settings, monotonic=self.clock, listener=self.events.append)
+        self.verifier: Verifier = build_verifier(settings, monotonic=self.clock, listener=self.record)
         self.cache: KeyCache = self.verifier.issuers[0].keys
+
+    def record(self, event: str, **fields: Any) -> None:
+        """The key cache's listener: event names in order, and the fields of skipped keys."""
+        self.events.append(event)
+        if fields:
+            self.fields.append({"event": event, **fields})
 
     def token(self, pair: KeyPair, **headers: Any) -> str:
         return pair.sign(claims(self.idp.issuer), **headers)

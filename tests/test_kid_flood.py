@@ -63,7 +63,7 @@ def random_kid_token(issuer: str, kid: str | None = None) -> str:
 def engine(
     server: IdentityProvider, clock: ManualClock | None = None, fetch_log: list[float] | None = None, **env: str
 ) -> Verifier:
-    def listener(event: str) -> None:
+    def listener(event: str, **fields: Any) -> None:
         if event == "fetch" and fetch_log is not None and clock is not None:
             fetch_log.append(clock.now)
 

@@ -162,7 +162,8 @@ def test_per_issuer_principal_and_context_through_the_handler(
     ],
 )
 def test_entra_presets(preset: dict[str, str], issuers: list[str], jwks_uri: str) -> None:
-    settings = load_settings(issuers_env({"entra": preset, "audience": "api://x"}))
+    tenants = {"allowed_tenants": [TENANT]} if preset["tenant"] == "organizations" else {}
+    settings = load_settings(issuers_env({"entra": preset, "audience": "api://x", **tenants}))
     assert list(settings.issuer.issuers) == issuers
     assert settings.issuer.jwks_uri == jwks_uri
     assert settings.issuer.discovery_url is None

@@ -7,6 +7,11 @@ written here, independently of the code under test (``*`` any run of characters 
 API, plus paths built to slip between the patterns. For a cached policy the answer for B must be
 exactly the per-request decision for B, computed by an oracle also written here. A per-request
 policy (which needs TTL 0) must be right for A and must never open any other B.
+
+Routes B include methods outside the seven standard verbs (``PROPFIND``, ``$connect``, ``get``...):
+API Gateway puts whatever method a client sends into the ARN, and with route rules those are
+refused, by the decision and by every cached policy alike. They also include paths ending in
+``/$connect``, which are ordinary HTTP routes.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from hypothesis import strategies as st
 from jwt_authorizer.incoming import AuthorizationRequest, read_request
 from jwt_authorizer.responses import iam_policy, settle
 from jwt_authorizer.routes import VERBS
-from jwt_authorizer.rules import RouteRules, parse_rules
+from jwt_authorizer.rules import EVERY_VERB, RouteRules, parse_rules
 from support import IdentityProvider, KeyPair, LambdaContext, claims, http_v2_event, rest_token_event
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "orders-rules.json"
@@ -76,7 +81,14 @@ TRICKY = [
     "/healthz",
     "/x/orders",
     "/GET/orders",
+    "/orders/$connect",
+    "/$connect",
+    "/admin/$connect",
+    "/orders/42/$connect",
 ]
+# Methods a client may send that are not among the seven verbs rules can name.
+ODD_VERBS = ["PROPFIND", "MKCOL", "$connect", "get", "GET$", "X", "CONNECT", "TRACE", "*", "G?T"]
+EVERY_METHOD = [*VERBS, *ODD_VERBS]
 
 
 def concrete(path: str) -> list[str]:
@@ -88,9 +100,9 @@ def concrete(path: str) -> list[str]:
 
 
 def sample_requests(extra: list[str] = TRICKY) -> list[tuple[str, str]]:
-    """Every verb on every concrete path of the sample API, plus the tricky paths."""
+    """Every method (standard or not) on every concrete path of the sample API, plus the tricky paths."""
     paths = [p for _, template in SAMPLE_API for p in concrete(template)] + extra
-    return [(verb, path) for path in dict.fromkeys(paths) for verb in VERBS]
+    return [(verb, path) for path in dict.fromkeys(paths) for verb in EVERY_METHOD]
 
 
 def api_requests() -> list[tuple[str, str]]:
@@ -191,6 +203,8 @@ def oracle_matches(rule: dict[str, Any], method: str, path: str) -> bool:
 
 
 def oracle(document: dict[str, Any], rules: RouteRules, token: dict[str, Any], method: str, path: str) -> bool:
+    if method and method not in VERBS:
+        return False  # with rules, only the seven verbs are ever granted (README, "Route rules")
     satisfied = rules.satisfied(token)
     matching = [i for i, rule in enumerate(document["rules"]) if oracle_matches(rule, method, path)]
     if not matching:
@@ -211,8 +225,8 @@ def answer(
 ) -> tuple[dict[str, Any], Any]:
     """What the authorizer returns for route A (the code path of Authorizer.decide/respond)."""
     request = request_for(method, path, **where)
-    grant, _, _ = settle(rules.grant_for(token), request, iam=True)
-    return iam_policy("principal", request.route, request.kind, grant, {"sub": "x"}), grant
+    grant, permitted, _ = settle(rules.grant_for(token), request, iam=True)
+    return iam_policy("principal", request.route, request.kind, grant, {"sub": "x"}, permitted=permitted), grant
 
 
 def arn(method: str, path: str, stage: str = STAGE) -> str:
@@ -239,7 +253,7 @@ def check_cache(
         assert all(len(r) <= 512 for r in ([resources] if isinstance(resources, str) else resources))
     expected_first = oracle(document, rules, token, *first)
     assert grant.permits(*first) is expected_first
-    if grant.per_request and ("*" in first[1] or "?" in first[1]):
+    if grant.per_request and any(ch in first[0] + first[1] for ch in "*?"):
         # No policy can name this ARN exactly ('*'/'?' are wildcards to IAM): refused, by design.
         expected_first = False
     assert evaluate(policy, arn(*first)) is expected_first, f"route A {first}"
@@ -263,6 +277,10 @@ def test_orders_example_cached_policy_is_exact_for_every_route(profile: str) -> 
     requests = sample_requests()
     for first in api_requests():
         assert check_cache(ORDERS_DOC, PROFILES[profile], first, requests, rules=rules), "expected a cached policy"
+    # Route A with a method no rule can name, or a path ending in /$connect: refused, and the
+    # answer (cached when the ARN can be named exactly) is still right for every route B.
+    for first in [("PROPFIND", "/admin/users"), ("$connect", "/"), ("GET", "/orders/$connect"), ("X", "/health")]:
+        check_cache(ORDERS_DOC, PROFILES[profile], first, requests, rules=rules)
 
 
 def test_orders_example_policies() -> None:
@@ -359,7 +377,8 @@ def test_default_allow() -> None:
         for first in [("GET", "/orders"), ("DELETE", "/orders/1"), ("GET", "/admin/x")]:
             assert check_cache(document, token, first, sample_requests(), rules=rules)
     reader = rules.grant_for(PROFILES["reader (delegated, scp)"])
-    assert reader.allow_all and ("POST", "/orders") in reader.denied
+    # Default allow is every standard verb on the stage, not "*/*": that would allow PROPFIND too.
+    assert not reader.allow_all and set(EVERY_VERB) <= set(reader.routes) and ("POST", "/orders") in reader.denied
     # A refused {param} rule cannot be denied exactly under default allow ('*' would also deny
     # /orders/1/items, which no rule names): per-request, still without leaks.
     narrow = {**document, "rules": [{"method": "GET", "path": "/orders/{id}", "require": {"scope": "x"}}]}
@@ -427,9 +446,11 @@ RULES = st.lists(
     min_size=1,
     max_size=6,
 )
-PROBE_PATHS = st.lists(st.sampled_from(["a", "b", "c", "", "a*", "?"]), min_size=0, max_size=4).map(
+PROBE_PATHS = st.lists(st.sampled_from(["a", "b", "c", "", "a*", "?", "$connect"]), min_size=0, max_size=4).map(
     lambda parts: "/" + "/".join(parts)
 )
+# Any method token a client may send (RFC 9110 tchar), not only the seven verbs.
+METHOD_TEXT = st.text(alphabet="GETPOSabcx$!#%&'*+-.^_`|~?", min_size=1, max_size=8)
 
 
 def _valid(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -443,7 +464,11 @@ def _valid(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     default=st.sampled_from(["deny", "allow"]),
     scopes=st.lists(st.sampled_from(["s1", "s2"]), unique=True),
     role=st.booleans(),
-    probes=st.lists(st.tuples(st.sampled_from(VERBS), PROBE_PATHS), min_size=1, max_size=25),
+    probes=st.lists(
+        st.tuples(st.sampled_from(VERBS) | st.sampled_from(ODD_VERBS) | METHOD_TEXT, PROBE_PATHS),
+        min_size=1,
+        max_size=25,
+    ),
 )
 def test_random_rule_sets_never_leak_or_block(
     rules: list[dict[str, Any]], default: str, scopes: list[str], role: bool, probes: list[tuple[str, str]]

@@ -14,7 +14,7 @@ import pytest
 from jwt_authorizer.config import load_settings
 from jwt_authorizer.exceptions import ConfigurationError
 from jwt_authorizer.routes import POLICY_BUDGET_BYTES, glob_matches, parse_pattern, route_matches
-from jwt_authorizer.rules import RouteRules, load_rules, parse_rules
+from jwt_authorizer.rules import EVERY_VERB, RouteRules, load_rules, parse_rules
 from support import (
     IdentityProvider,
     KeyPair,
@@ -442,7 +442,10 @@ def test_trivial_grants() -> None:
     nothing = rules.grant_for({"scp": "b"})
     assert (nothing.allow_all, nothing.routes, nothing.denied, nothing.per_request) == (False, (), (), False)
     allow = rules_of({"method": "GET", "path": "/x", "require": {"scope": "a"}}, default="allow")
-    assert allow.grant_for({"scp": "a"}).allow_all
+    everything = allow.grant_for({"scp": "a"})
+    # Every standard verb on the stage; "*/*" would also allow methods the rules refuse (PROPFIND).
+    assert not everything.allow_all and everything.routes == EVERY_VERB and not everything.per_request
+    assert everything.permits("DELETE", "/anything") and not everything.permits("PROPFIND", "/x")
 
 
 def test_parse_pattern_canonical_forms() -> None:

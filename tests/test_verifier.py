@@ -251,8 +251,8 @@ def test_tenant_template(idp: IdentityProvider, signer: KeyPair) -> None:
     # The tenant in iss must be the tid claim.
     assert reason_of(verifier, signer.sign(claims(iss_a, tid=TENANT_B))) == Reason.WRONG_ISSUER
     assert reason_of(verifier, signer.sign(claims(iss_a))) == Reason.MISSING_CLAIM
-    # Without ALLOWED_TENANTS, any tenant of the template is accepted.
-    open_verifier = make(idp, ISSUER=template, JWKS_URI=idp.jwks_uri)
+    # With ALLOWED_TENANTS=*, any tenant of the template is accepted, on purpose.
+    open_verifier = make(idp, ISSUER=template, JWKS_URI=idp.jwks_uri, ALLOWED_TENANTS="*")
     open_verifier.verify(signer.sign(claims(iss_b, tid=TENANT_B)))
 
 
@@ -267,7 +267,7 @@ def test_key_issuer_member_must_match(idp: IdentityProvider) -> None:
     pair = rsa_pair("k", slot=1)
     template = idp.base + "/{tenantid}/v2.0"
     idp.documents[idp.jwks_path] = {"keys": [pair.jwk(issuer=f"{idp.base}/{TENANT_A}/v2.0")]}
-    verifier = make(idp, ISSUER=template, JWKS_URI=idp.jwks_uri)
+    verifier = make(idp, ISSUER=template, JWKS_URI=idp.jwks_uri, ALLOWED_TENANTS="*")
     verifier.verify(pair.sign(claims(f"{idp.base}/{TENANT_A}/v2.0", tid=TENANT_A)))
     token_b = pair.sign(claims(f"{idp.base}/{TENANT_B}/v2.0", tid=TENANT_B))
     assert reason_of(verifier, token_b) == Reason.KEY_MISMATCH

@@ -18,9 +18,16 @@ from typing import Any
 
 from .authorizer import Authorizer
 from .config import load_settings
-from .exceptions import KeySourceUnavailable, TokenRejected
-from .factory import build_verifier, prefetch_all
-from .observability import Observability, TracedKeyProvider, tracing_enabled
+from .exceptions import ConfigurationError, KeySourceUnavailable, TokenRejected
+from .factory import build_revocations, build_verifier, prefetch_all
+from .observability import (
+    Observability,
+    configuration_failed,
+    observe_key_sources,
+    redact_text,
+    refusal_fields,
+    tracing_enabled,
+)
 
 
 class Unauthorized(Exception):
@@ -34,15 +41,20 @@ class AuthorizerUnavailable(Exception):
     """Any message but ``Unauthorized`` makes API Gateway answer 500 and cache nothing."""
 
 
-SETTINGS = load_settings()
+try:
+    SETTINGS = load_settings()
+except ConfigurationError as _error:
+    configuration_failed(_error)  # a structured line and a metric, then the import fails loudly
+    raise
 OBSERVABILITY = Observability(SETTINGS)
-VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.key_event)
-if tracing_enabled():
-    for _issuer in VERIFIER.issuers:
-        _issuer.keys.provider = TracedKeyProvider(_issuer.keys.provider, SETTINGS.service_name)
-AUTHORIZER = Authorizer(SETTINGS, VERIFIER)
+REVOCATIONS = build_revocations(SETTINGS, listener=OBSERVABILITY.key_event)
+VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.cache_event, revocations=REVOCATIONS)
+observe_key_sources(VERIFIER, OBSERVABILITY, tracing=tracing_enabled())
+AUTHORIZER = Authorizer(SETTINGS, VERIFIER, REVOCATIONS)
 if SETTINGS.jwks_prefetch:
     prefetch_all(VERIFIER, timeout=SETTINGS.http_timeout + SETTINGS.http_connect_timeout)
+if REVOCATIONS is not None:
+    REVOCATIONS.prefetch()  # best effort; the first request tries again under the cache's rules
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -50,24 +62,22 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         decision = AUTHORIZER.decide(event)
         response = AUTHORIZER.respond(decision)
     except TokenRejected as exc:
-        fields = {**getattr(exc, "log_fields", {}), **exc.details()}
-        del fields["reason"]  # the line's metrics part names the reason (a dimension)
-        OBSERVABILITY.decision("unauthorized", exc.reason, fields, context)
+        OBSERVABILITY.decision("unauthorized", exc.reason, refusal_fields(exc), context, event=event)
         raise Unauthorized from None
     except KeySourceUnavailable as exc:
-        fields = {**getattr(exc, "log_fields", {}), "detail": exc.message}
-        OBSERVABILITY.decision("error", exc.reason, fields, context, level="error")
+        fields = {**getattr(exc, "log_fields", {}), "detail": redact_text(exc.message)}  # URLs may hold secrets
+        OBSERVABILITY.decision("error", exc.reason, fields, context, level="error", event=event)
         raise AuthorizerUnavailable("Key source unavailable; retry later") from None
     except Exception as exc:
         OBSERVABILITY.logger.exception(
             "unexpected error", extra={"function_request_id": getattr(context, "aws_request_id", None)}
         )
         fields = {**getattr(exc, "log_fields", {}), "error_type": type(exc).__name__}
-        OBSERVABILITY.decision("error", "internal_error", fields, context, level="error")
+        OBSERVABILITY.decision("error", "internal_error", fields, context, level="error", event=event)
         raise AuthorizerUnavailable("Internal authorizer error") from None
     if decision.permitted:
         OBSERVABILITY.decision(
-            "allow", "granted", decision.fields, context, encoded=decision.remembered.encoded_fields()
+            "allow", "granted", decision.fields, context, encoded=decision.remembered.encoded_fields(), event=event
         )
     else:
         OBSERVABILITY.decision(
@@ -77,5 +87,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             context,
             level="warning",
             encoded=decision.remembered.encoded_fields(),
+            event=event,
         )
     return response

@@ -7,7 +7,7 @@ returns ``Decision`` objects; the handler alone maps them to 401/403/500.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .decisions import CachedDecision, DecisionCache
@@ -17,6 +17,9 @@ from .responses import iam_policy, settle, simple_response
 from .routes import ALLOW_ALL, Grant
 from .token import ParsedToken
 from .verifier import VerifiedToken, Verifier
+
+if TYPE_CHECKING:
+    from .revocation_source import RevocationCache
 
 _MAX_DOCUMENTS = 256
 
@@ -28,7 +31,7 @@ def log_fields(parsed: ParsedToken | None, request: AuthorizationRequest | None)
     fields: dict[str, Any] = {}
     if request is not None:
         fields["event_type"] = str(request.kind)
-        fields["route"] = f"{request.http_method} {request.path}".strip()
+        fields["route"] = request.label
     if parsed is not None:
         kid = parsed.header.get("kid")
         if isinstance(kid, str):
@@ -55,10 +58,15 @@ class Decision:
 class Authorizer:
     """Holds the warm state (verifier, key caches, rules, caches) shared by every invocation."""
 
-    def __init__(self, settings: Settings, verifier: Verifier) -> None:
+    def __init__(self, settings: Settings, verifier: Verifier, revocations: RevocationCache | None = None) -> None:
         self.settings = settings
         self.verifier = verifier
-        self.decisions = DecisionCache(settings.decision_cache_size)
+        if revocations is None:
+            self.decisions = DecisionCache(settings.decision_cache_size)
+        else:  # remembered successes re-checked when the revocation list changes
+            from .revoking import RevokingDecisionCache  # noqa: PLC0415 - only with a list
+
+            self.decisions = RevokingDecisionCache(settings.decision_cache_size, revocations)
         # Policy documents by (event kind, stage ARN, grant): one per stage and kind of caller, shared
         # by every principal (API Gateway only serializes them; nothing mutates them).
         self._documents: dict[tuple[EventKind, str, int, bool], tuple[Grant, dict[str, Any]]] = {}
@@ -84,7 +92,7 @@ class Authorizer:
         iam = not (request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple")
         grant, permitted, route_fields = settle(entry.grant, request, iam=iam)
         # Per-request fields only; the token's own fields are encoded once, in ``remembered``.
-        fields = {"event_type": request.kind.value, "route": f"{request.http_method} {request.path}", **route_fields}
+        fields = {"event_type": request.kind.value, "route": request.label, **route_fields}
         return Decision(request, entry.verified, entry.principal_id, grant, permitted, entry.context, fields, entry)
 
     def _verify(self, token: str, parsed: ParsedToken, now: float) -> CachedDecision:
@@ -114,7 +122,14 @@ class Authorizer:
             return simple_response(decision.permitted, decision.context)
         document = self._shared_document(decision)
         if document is None:
-            return iam_policy(decision.principal_id, request.route, request.kind, decision.grant, decision.context)
+            return iam_policy(
+                decision.principal_id,
+                request.route,
+                request.kind,
+                decision.grant,
+                decision.context,
+                permitted=decision.permitted,
+            )
         response: dict[str, Any] = {"principalId": decision.principal_id, "policyDocument": document}
         if decision.context:
             response["context"] = decision.context
@@ -135,7 +150,9 @@ class Authorizer:
         cached = self._documents.get(key)
         if cached is not None and cached[0] is grant:
             return cached[1]
-        document: dict[str, Any] = iam_policy("", route, request.kind, grant, {})["policyDocument"]
+        document: dict[str, Any] = iam_policy("", route, request.kind, grant, {}, permitted=decision.permitted)[
+            "policyDocument"
+        ]
         if len(self._documents) >= _MAX_DOCUMENTS:
             self._documents.clear()
         self._documents[key] = (grant, document)

@@ -36,6 +36,7 @@ from .doctor import (
     utc,
 )
 from .exceptions import ConfigurationError
+from .revocation_source import read_once
 
 EXIT_USAGE = 2
 FUNCTION_BLOCK = "AuthorizerFunction"
@@ -232,6 +233,8 @@ def render_claims(header: dict[str, Any] | None, claims: dict[str, Any] | None, 
 def _setting(name: str, value: Any) -> str:
     if value is None:
         return "not set (any tenant the issuer setting admits)" if name == c.ALLOWED_TENANTS_ENV else "not set"
+    if name == c.ALLOWED_TENANTS_ENV and value == ["*"]:
+        return "* (every tenant, on purpose)"
     if isinstance(value, list):
         return _printable(",".join(str(v) for v in value))
     return _printable(str(value))
@@ -336,7 +339,9 @@ def run_explain(args: argparse.Namespace) -> int:
             print(f"\nThe configuration from {source} is not usable, so no check ran:", file=sys.stderr)
             print(f"  {exc.variable}: {exc.problem}.\n  fix: {exc.fix}", file=sys.stderr)
         return EXIT_USAGE
-    report = explain(token, settings, now=now)
+    location = args.revocations or (settings.revocation.source if settings.revocation is not None else None)
+    revocation = read_once(location, settings) if location else None
+    report = explain(token, settings, now=now, revocation=revocation)
     report.configuration["source"] = source
     if args.json:
         print(report_json(report))
@@ -400,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], metavar="NAME=VALUE", help="set any variable (NAME= unsets it)"
     )
     ex.add_argument("--now", help="evaluate at this moment: unix seconds or ISO 8601 (default: now)")
+    ex.add_argument(
+        "--revocations",
+        metavar="LOCATION",
+        help="check the revocation list at a path, s3://bucket/key or URL (default: the configured one, if any)",
+    )
     ex.add_argument("--json", action="store_true", help="print the report as JSON")
     ex.set_defaults(handler=run_explain)
 
@@ -434,6 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--now", help="mint as of this moment: unix seconds or ISO 8601")
     dev.add_argument("--events", type=Path, help="the events/ folder (default: found from the working directory)")
     dev.set_defaults(handler=run_dev_token)
+
+    from .revoke_cli import add_parser as add_revoke  # noqa: PLC0415 - keeps the revoke command in its module
+
+    add_revoke(commands)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from . import constants as c
 from . import entra
 from .exceptions import ConfigurationError
+from .http import redact_url
 from .issuers import load_issuers
 from .jwks import is_secure_url
 from .keys import KeySet, UnusableKey, parse_jwks
@@ -38,6 +40,8 @@ class IssuerSettings:
     static_keys: KeySet | None
     static_keys_origin: str | None
     audience_claim: str = "aud"
+    # ALLOWED_TENANTS=*: every tenant on purpose (allowed_tenants is then None, as when unset).
+    any_tenant: bool = False
     principal_claims: tuple[str, ...] = c.DEFAULT_PRINCIPAL_CLAIMS
     context_claims: tuple[str, ...] = c.DEFAULT_CONTEXT_CLAIMS
     route_rules: RouteRules | None = None
@@ -46,6 +50,30 @@ class IssuerSettings:
     @property
     def label(self) -> str:
         return self.name or self.issuers[0]
+
+    def admits(self, tenant_id: object) -> bool:
+        """Would ``check_tenant`` let this ``tid`` through? (``None`` restricts nothing.)"""
+        allowed = self.allowed_tenants
+        return allowed is None or (isinstance(tenant_id, str) and tenant_id.lower() in allowed)
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationSettings:
+    """Where the revocation list comes from and what to do when it cannot be had (docs/revocation.md)."""
+
+    url: str | None
+    s3_bucket: str | None
+    s3_key: str | None
+    refresh: int = c.DEFAULT_REVOCATION_REFRESH_SECONDS
+    retry: int = c.DEFAULT_REVOCATION_RETRY_SECONDS
+    stale: int = c.DEFAULT_REVOCATION_STALE_SECONDS
+    stale_policy: str = c.DEFAULT_REVOCATION_POLICY
+    cold_start_policy: str = c.DEFAULT_REVOCATION_POLICY
+
+    @property
+    def source(self) -> str:
+        """The list's location as an operator writes it: the URL, or ``s3://bucket/key``."""
+        return self.url if self.url is not None else f"s3://{self.s3_bucket}/{self.s3_key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +95,7 @@ class Settings:
     websocket_query_parameter: str
     service_name: str
     metrics_namespace: str
+    revocation: RevocationSettings | None = None
 
     @property
     def issuer(self) -> IssuerSettings:
@@ -123,7 +152,7 @@ def _secure_url(env: Mapping[str, str], name: str) -> str | None:
     if url is not None and not is_secure_url(url):
         raise ConfigurationError(
             name,
-            f"{url!r} is not an https URL",
+            f"{redact_url(url)} is not an https URL",
             "use https:// (http:// is accepted only for 127.0.0.1, localhost and ::1)",
         )
     return url
@@ -144,13 +173,13 @@ def _issuers(env: Mapping[str, str]) -> tuple[str, ...]:
         if not is_secure_url(issuer.replace(c.TENANT_PLACEHOLDER, "tenant")):
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"{issuer!r} is not an https URL",
+                f"{redact_url(issuer)} is not an https URL",
                 "use the exact https:// issuer of your tokens (http:// only on loopback hosts)",
             )
         if issuer.count(c.TENANT_PLACEHOLDER) > 1 or "{" in issuer.replace(c.TENANT_PLACEHOLDER, ""):
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"{issuer!r} has a placeholder other than a single {c.TENANT_PLACEHOLDER}",
+                f"{redact_url(issuer)} has a placeholder other than a single {c.TENANT_PLACEHOLDER}",
                 f"use {c.TENANT_PLACEHOLDER} once, where the tenant id stands",
             )
     return issuers
@@ -174,18 +203,48 @@ def _algorithms(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(algorithms)
 
 
-def _tenants(env: Mapping[str, str]) -> frozenset[str] | None:
+ANY_TENANT = "*"
+
+
+def _tenants(env: Mapping[str, str]) -> tuple[frozenset[str] | None, bool]:
+    """The allowed tenant ids, and whether ``*`` (every tenant, on purpose) was given."""
     tenants = _list(env, c.ALLOWED_TENANTS_ENV)
     if not tenants:
-        return None
+        return None, False
+    if ANY_TENANT in tenants:
+        if len(tenants) > 1:
+            raise ConfigurationError(
+                c.ALLOWED_TENANTS_ENV,
+                "* (every tenant) is listed together with tenant ids",
+                "give either * alone, or the tenant ids alone",
+            )
+        return None, True
     for tenant in tenants:
         if entra.TENANT_ID.fullmatch(tenant) is None:
             raise ConfigurationError(
                 c.ALLOWED_TENANTS_ENV,
                 f"{tenant!r} is not a tenant id",
-                "list tenant ids (GUIDs, the tokens' tid claim), comma-separated",
+                "list tenant ids (GUIDs, the tokens' tid claim), comma-separated, or * for every tenant",
             )
-    return frozenset(t.lower() for t in tenants)
+    return frozenset(t.lower() for t in tenants), False
+
+
+def _refuse_any_tenant_by_accident(
+    issuers: tuple[str, ...], tenants: frozenset[str] | None, any_tenant: bool, name: str
+) -> None:
+    """A ``{tenantid}`` issuer with no tenant list accepts every Entra tenant in the world: say so."""
+    template = next((issuer for issuer in issuers if entra.is_template(issuer)), None)
+    if template is None or tenants is not None or any_tenant:
+        return
+    where = '"allowed_tenants" of this ISSUERS entry' if name else c.ALLOWED_TENANTS_ENV
+    raise ConfigurationError(
+        c.ALLOWED_TENANTS_ENV,
+        f"the issuer {redact_url(template)} is a {c.TENANT_PLACEHOLDER} template, and no tenant is listed: "
+        "tokens of every Entra tenant in the world would be accepted, and any tenant's administrator "
+        "could grant their own users this API's app roles",
+        f"list the tenant ids you serve in {where} (comma-separated GUIDs), or set it to * to accept "
+        "every tenant on purpose",
+    )
 
 
 def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
@@ -220,7 +279,7 @@ def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
         raise ConfigurationError(variable, f"not a JWKS document: {exc}", 'give {"keys": [...]}') from None
     if not key_set.keys:
         raise ConfigurationError(
-            variable, f"no usable key ({'; '.join(key_set.skipped)})", "include at least one signing key"
+            variable, f"no usable key ({key_set.skipped_words()})", "include at least one signing key"
         )
     return key_set, origin
 
@@ -242,6 +301,8 @@ def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
             "no audience is configured: any API's token of this issuer would be accepted",
             "set the API's application id URI and/or client id, comma-separated",
         )
+    tenants, any_tenant = _tenants(env)
+    _refuse_any_tenant_by_accident(issuers, tenants, any_tenant, name)
     static_keys, static_origin = _static_keys(env)
     jwks_uri = _secure_url(env, c.JWKS_URI_ENV)
     discovery_url = _secure_url(env, c.DISCOVERY_URL_ENV)
@@ -250,14 +311,15 @@ def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
         if discovery_url is None:
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"cannot find the discovery document of the template issuer {issuers[0]!r}",
+                f"cannot find the discovery document of the template issuer {redact_url(issuers[0])}",
                 f"set {c.JWKS_URI_ENV} or {c.DISCOVERY_URL_ENV}",
             )
     return IssuerSettings(
         issuers=issuers,
         audiences=frozenset(audiences),
         algorithms=_algorithms(env),
-        allowed_tenants=_tenants(env),
+        allowed_tenants=tenants,
+        any_tenant=any_tenant,
         clock_skew=_number(env, c.CLOCK_SKEW_ENV, c.DEFAULT_CLOCK_SKEW_SECONDS, 0, 600, integer=True),
         jwks_uri=jwks_uri,
         discovery_url=discovery_url if jwks_uri is None else None,
@@ -312,21 +374,111 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         "websocket_query_parameter": lambda: _get(env, c.WEBSOCKET_TOKEN_QUERY_ENV) or c.DEFAULT_WEBSOCKET_TOKEN_QUERY,
         "service_name": lambda: _get(env, c.SERVICE_NAME_ENV) or c.DEFAULT_SERVICE_NAME,
         "metrics_namespace": lambda: _get(env, c.METRICS_NAMESPACE_ENV) or c.DEFAULT_METRICS_NAMESPACE,
+        "revocation": lambda: revocation_settings(env),
     }
     values = {name: overrides[name] if name in overrides else read() for name, read in readers.items()}
-    _refuse_shared_issuers(values["issuers"])
+    refuse_overlapping_issuers(values["issuers"])
     return Settings(**values)
 
 
-def _refuse_shared_issuers(issuers: tuple[IssuerSettings, ...]) -> None:
-    """Two entries claiming one issuer would make the key (and rules) used depend on list order."""
-    seen: dict[str, str] = {}
-    for issuer in issuers:
-        for pattern in issuer.issuers:
-            if pattern in seen:
-                raise ConfigurationError(
-                    c.ISSUERS_ENV,
-                    f"the issuer {pattern!r} is configured by both {seen[pattern]!r} and {issuer.label!r}",
-                    "configure each issuer once; list several audiences in one entry instead",
-                )
-            seen[pattern] = issuer.label
+def refuse_overlapping_issuers(issuers: tuple[IssuerSettings, ...]) -> None:
+    """No token may fit two entries: which one's audience, keys and rules apply would depend on order.
+
+    Two entries overlap when one issuer string fits a pattern of each (a ``{tenantid}`` template
+    fits the fixed issuer of any of its tenants) for a tenant id both entries admit. Entries whose
+    tenant lists are disjoint do not overlap; the verifier then picks the one that admits the
+    token's tenant, whatever the order.
+    """
+    for index, first in enumerate(issuers):
+        for second in issuers[index + 1 :]:
+            for a in first.issuers:
+                for b in second.issuers:
+                    if a == b:
+                        raise ConfigurationError(
+                            c.ISSUERS_ENV,
+                            f"the issuer {redact_url(a)} is configured by both {first.label!r} and {second.label!r}",
+                            "configure each issuer once; list several audiences in one entry instead",
+                        )
+                    common = entra.common_issuer(a, b)
+                    if common is None or not (first.admits(common[1]) and second.admits(common[1])):
+                        continue
+                    raise ConfigurationError(
+                        c.ISSUERS_ENV,
+                        f"the entries {first.label!r} ({redact_url(a)}) and {second.label!r} ({redact_url(b)}) both "
+                        f"accept tokens of {redact_url(common[0])} (tid {common[1]}): which entry's audience, keys "
+                        "and rules apply would depend on their order in the list",
+                        f'make them disjoint: leave tenant {common[1]} out of the "allowed_tenants" of the '
+                        f'{c.TENANT_PLACEHOLDER} entry ("*" admits every tenant, so it overlaps every '
+                        "tenant's own entry), or merge the two entries into one",
+                    )
+
+
+# ----- the revocation list ------------------------------------------------------------------------
+
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REVOCATION_TUNING = (
+    c.REVOCATION_REFRESH_ENV,
+    c.REVOCATION_RETRY_ENV,
+    c.REVOCATION_STALE_ENV,
+    c.REVOCATION_STALE_POLICY_ENV,
+    c.REVOCATION_COLD_START_POLICY_ENV,
+)
+
+
+def _revocation_policy(env: Mapping[str, str], name: str) -> str:
+    policy = (_get(env, name) or c.DEFAULT_REVOCATION_POLICY).lower()
+    if policy not in c.REVOCATION_POLICIES:
+        raise ConfigurationError(
+            name,
+            f"{policy!r} is not a policy",
+            "use closed (answer 500 until a usable list is loaded) or open (decide without it)",
+        )
+    return policy
+
+
+def revocation_settings(env: Mapping[str, str]) -> RevocationSettings | None:
+    """The revocation list's source and policies; ``None`` when no list is configured."""
+    url = _secure_url(env, c.REVOCATION_URL_ENV)
+    bucket = _get(env, c.REVOCATION_S3_BUCKET_ENV)
+    key = _get(env, c.REVOCATION_S3_KEY_ENV)
+    if url is None and bucket is None and key is None:
+        tuned = [name for name in _REVOCATION_TUNING if _get(env, name) is not None]
+        if tuned:
+            raise ConfigurationError(
+                tuned[0],
+                "it is set, but no revocation list is configured",
+                f"set {c.REVOCATION_URL_ENV} or {c.REVOCATION_S3_BUCKET_ENV} and {c.REVOCATION_S3_KEY_ENV}, "
+                f"or unset {tuned[0]}",
+            )
+        return None
+    if url is not None and (bucket is not None or key is not None):
+        raise ConfigurationError(
+            c.REVOCATION_URL_ENV,
+            f"both {c.REVOCATION_URL_ENV} and {c.REVOCATION_S3_BUCKET_ENV}/{c.REVOCATION_S3_KEY_ENV} are set",
+            "keep one source",
+        )
+    if url is None:
+        if bucket is None or key is None:
+            missing = c.REVOCATION_S3_KEY_ENV if key is None else c.REVOCATION_S3_BUCKET_ENV
+            raise ConfigurationError(missing, "is not set", "an S3 source needs both the bucket and the object key")
+        if _S3_BUCKET.fullmatch(bucket) is None or ".." in bucket:
+            raise ConfigurationError(
+                c.REVOCATION_S3_BUCKET_ENV,
+                f"{bucket!r} is not an S3 bucket name",
+                "give the bucket's name only (no s3:// and no key), e.g. my-org-revocations",
+            )
+        if len(key.encode("utf-8")) > 1024:
+            raise ConfigurationError(c.REVOCATION_S3_KEY_ENV, "is longer than 1024 bytes", "use a shorter key")
+    refresh = _number(env, c.REVOCATION_REFRESH_ENV, c.DEFAULT_REVOCATION_REFRESH_SECONDS, 1, 3600, integer=True)
+    return RevocationSettings(
+        url=url,
+        s3_bucket=bucket if url is None else None,
+        s3_key=key if url is None else None,
+        refresh=refresh,
+        retry=min(
+            refresh, _number(env, c.REVOCATION_RETRY_ENV, c.DEFAULT_REVOCATION_RETRY_SECONDS, 1, 3600, integer=True)
+        ),
+        stale=_number(env, c.REVOCATION_STALE_ENV, c.DEFAULT_REVOCATION_STALE_SECONDS, 0, 7 * 86400, integer=True),
+        stale_policy=_revocation_policy(env, c.REVOCATION_STALE_POLICY_ENV),
+        cold_start_policy=_revocation_policy(env, c.REVOCATION_COLD_START_POLICY_ENV),
+    )

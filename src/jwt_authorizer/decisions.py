@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .keys import SigningKey
 from .logline import dumps as _dumps
 from .routes import Grant
 from .verifier import IssuerVerifier, VerifiedToken
+
+if TYPE_CHECKING:
+    from .revocation import RevocationList
 
 
 @dataclass(slots=True)
@@ -38,6 +41,8 @@ class CachedDecision:
     context: dict[str, Any]
     token_fields: dict[str, Any]
     token_json: str = ""
+    # The revocation list this success was last checked against (``revoking.RevokingDecisionCache``).
+    revocations: RevocationList | None = None
 
     def encoded_fields(self) -> str:
         """The token's log fields as JSON members (no braces), encoded once per token."""
@@ -87,3 +92,6 @@ class DecisionCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def discard(self, token: str) -> None:
+        self._entries.pop(token, None)

@@ -28,9 +28,11 @@ from . import entra
 from .config import IssuerSettings, Settings
 from .exceptions import KeySourceUnavailable, Reason, TokenRejected
 from .factory import build_verifier
-from .http import Fetcher
+from .http import Fetcher, redact_url
 from .identity import context_of, principal_of
 from .keys import SigningKey
+from .revocation import iso
+from .revocation_source import ListReading
 from .token import ParsedToken, parse_token
 from .verifier import IssuerVerifier, Verifier
 
@@ -43,6 +45,8 @@ _STEPS = (
     "key",
     "key fit",
     "signature",
+    "claim types",
+    "token type",
     "lifetime",
     "audience",
     "principal",
@@ -262,9 +266,10 @@ def id_token_evidence(header: dict[str, Any], claims: dict[str, Any]) -> list[st
 
 
 class _Doctor:
-    def __init__(self, settings: Settings, verifier: Verifier) -> None:
+    def __init__(self, settings: Settings, verifier: Verifier, revocation: ListReading | None = None) -> None:
         self.settings = settings
         self.verifier = verifier
+        self.revocation = revocation
         self.now = verifier.now()
         self.checks: list[Check] = []
         self.header: dict[str, Any] = {}
@@ -323,7 +328,7 @@ class _Doctor:
         try:
             summary = step()
         except _Warning as exc:
-            self._add(Check(name, Status.WARN, str(exc)))
+            self._add(Check(name, Status.WARN, str(exc), None, exc.cause, exc.fix))
             return True
         except TokenRejected as exc:
             self._rejected(name, exc)
@@ -407,8 +412,10 @@ class _Doctor:
         alg, kid, iss = header.get("alg"), header.get("kid"), claims.get("iss")
         if issuer is None:
             for name in _STEPS[3:]:
-                self._skip(name, "no configured issuer resembles the token's")
-            self._token_type(None)
+                if name == "token type":
+                    self._run(name, lambda: self._token_hints(None))
+                else:
+                    self._skip(name, "no configured issuer resembles the token's")
             return
 
         if isinstance(alg, str):
@@ -431,10 +438,13 @@ class _Doctor:
             self._run("signature", lambda: self._signature(parsed, issuer, key[0]))
         else:
             self._skip("signature", "no key that fits the token")
+        self._run("claim types", lambda: self._claim_types(issuer))
+        self._run("token type", lambda: self._token_kind(parsed, issuer))
         self._run("lifetime", lambda: self._lifetime(issuer))
         self._run("audience", lambda: self._audience(issuer))
+        if self.revocation is not None:
+            self._revocation_check(self.revocation)
         self._run("principal", self._principal)
-        self._token_type(issuer)
 
     def _algorithm(self, parsed: ParsedToken, issuer: IssuerVerifier) -> str:
         issuer.check_algorithm(parsed)
@@ -444,6 +454,13 @@ class _Doctor:
     def _tenant(self, issuer: IssuerVerifier) -> str:
         issuer.check_tenant(self.claims)
         allowed = issuer.settings.allowed_tenants
+        if allowed is None and issuer.settings.any_tenant:
+            if any(entra.is_template(p) for p in issuer.settings.issuers):
+                raise _Warning(
+                    f"{self._var(c.ALLOWED_TENANTS_ENV)} is *: every Entra tenant is accepted, on purpose "
+                    f"(tid {self.claims.get('tid')}); any tenant's administrator can grant their users this API's roles"
+                )
+            return f"{self._var(c.ALLOWED_TENANTS_ENV)} is *: every tenant"
         if allowed is None:
             return f"{self._var(c.ALLOWED_TENANTS_ENV)} is not set: every tenant the issuer setting admits"
         return f"tid {self.claims.get('tid')} is in {self._var(c.ALLOWED_TENANTS_ENV)}"
@@ -462,6 +479,19 @@ class _Doctor:
     def _signature(parsed: ParsedToken, issuer: IssuerVerifier, key: SigningKey) -> str:
         issuer.check_signature(parsed, key)
         return f"{parsed.header['alg']} signature verifies with key {key.kid}"
+
+    def _claim_types(self, issuer: IssuerVerifier) -> str:
+        issuer.check_claim_types(self.claims)
+        names = [n for n in (*issuer.settings.principal_claims, "scp", "scope", "roles", "groups") if n in self.claims]
+        names = list(dict.fromkeys(names))
+        if not names:
+            return "no principal, scope, role or group claim to check"
+        verb = "has the JSON type" if len(names) == 1 else "have the JSON types"
+        return f"{_words(names)} {verb} the function relies on"
+
+    def _token_kind(self, parsed: ParsedToken, issuer: IssuerVerifier) -> str:
+        issuer.check_token_kind(parsed)
+        return self._token_hints(issuer)
 
     def _lifetime(self, issuer: IssuerVerifier) -> str:
         expires_at = issuer.check_times(self.claims, self.now)
@@ -493,42 +523,97 @@ class _Doctor:
         matched = [a for a in self._auds() if a in issuer.settings.audiences]
         return f"aud {_words(matched)} is in {self._var(c.AUDIENCE_ENV)}"
 
+    def _revocation_check(self, reading: ListReading) -> None:
+        """The list, as the function checks it after every other check (docs/revocation.md)."""
+        revocations = reading.revocations
+        if revocations is None:
+            summary = f"the revocation list {reading.source} could not be read: {reading.error}"
+            where = f"check that {reading.source} is reachable and valid (jwt-authorizer revoke list --list ...)"
+            if reading.cold_start_policy == "open":
+                cause = f"{c.REVOCATION_COLD_START_POLICY_ENV} is open: a container without a list decides without it."
+                self._add(Check("revocation", Status.WARN, summary, None, cause, where + "."))
+                return
+            cause = (
+                "a container without a usable list answers 500 (nothing is cached, the client may retry), because "
+                f"{c.REVOCATION_COLD_START_POLICY_ENV} is closed."
+            )
+            self._add(
+                Check("revocation", Status.ERROR, summary, str(Reason.REVOCATION_UNAVAILABLE), cause, where + ".")
+            )
+            return
+        entry = revocations.match(self.claims, self.now)
+        if entry is None:
+            active = len(revocations.active(self.now))
+            self._passed("revocation", f"no entry of {reading.source} matches ({active} in force)")
+            return
+        self._rejected("revocation", entry.refusal(self.claims))
+
+    def _why_revoked(self, exc: TokenRejected) -> tuple[str, str]:
+        reading = self.revocation
+        found = reading.revocations.find(str(getattr(exc, "entry_id", ""))) if reading and reading.revocations else None
+        if found is None or reading is None:
+            return f"{exc.message}.", "ask whoever maintains the revocation list."
+        made = f" It was added {iso(found.created)}" if found.created is not None else ""
+        if made and found.created_by:
+            made += f" by {found.created_by}"
+        cause = (
+            f"entry {found.id} of {reading.source} revokes {found.describe()}: {found.reason}.{made}"
+            f"{'.' if made else ''} It expires {iso(found.expires)} ({relative(found.expires, self.now)})."
+        )
+        fix = f"if this is a mistake, remove it: jwt-authorizer revoke remove {found.id} --list {reading.source}"
+        if found.issued_before is not None:
+            fix += "; otherwise the caller signs in again: a token issued after the revocation is accepted"
+        return cause, fix + "."
+
     def _principal(self) -> str:
         value, name = principal_of(self.claims, self.cfg.principal_claims)
         return f"principalId {value} (from {name})"
 
-    def _token_type(self, issuer: IssuerVerifier | None) -> None:
-        """Doctor-only: warnings about the kind of token, never a refusal of its own."""
+    def _token_hints(self, issuer: IssuerVerifier | None) -> str:
+        """What kind of token this is, once the engine's own check passed (or could not run).
+
+        The engine refuses ID tokens by their markers (``not_access_token``); what is left here
+        are doctor-only hints: a Graph token, or a token that looks like an ID token by the
+        doctor's broader heuristics. They warn, never refuse.
+        """
         evidence = id_token_evidence(self.header, self.claims)
         graph = graph_evidence(self.header, self.claims)
         explained = {check.reason for check in self.checks if check.cause}
         if graph:
             summary = "a Microsoft Graph token: " + "; ".join(graph)
-            if Reason.GRAPH_TOKEN in explained:
-                self._add(Check("token type", Status.WARN, summary))
-            else:
-                self._add(Check("token type", Status.WARN, summary, None, *self._graph_words(graph)))
-        elif evidence and Reason.WRONG_AUDIENCE in explained:
-            self._add(Check("token type", Status.WARN, "looks like an ID token (see audience)"))
-        elif evidence:
-            aud = _words(self._auds())
-            accepted = issuer is not None and any(a in issuer.settings.audiences for a in self._auds())
-            cause = (
-                f"this looks like an ID token, not an access token: {'; '.join(evidence)}. An ID token "
-                f"tells the client app who signed in; its aud ({aud}) is the client app itself."
+            if Reason.GRAPH_TOKEN in explained or self._audience_says_graph(issuer):
+                raise _Warning(summary + " (see " + ("header" if "nonce" in self.header else "audience") + ")")
+            raise _Warning(summary, *self._graph_words(graph))
+        if evidence:
+            raise _Warning("looks like an ID token", *self._id_token_words(evidence, issuer))
+        kinds = [f"{name} {self._claim_words(name)}" for name in _ACCESS_CLAIMS if name in self.claims]
+        if kinds:
+            return "access token; " + "; ".join(kinds)
+        return "access token without scp or roles (app-only, no app roles)"
+
+    def _audience_says_graph(self, issuer: IssuerVerifier | None) -> bool:
+        """Will the engine's audience check (a later step) refuse this as a Graph token, and explain it?"""
+        if issuer is None:
+            return False
+        try:
+            issuer.check_audience(self.claims)
+        except TokenRejected as exc:
+            return exc.reason == Reason.GRAPH_TOKEN
+        return False
+
+    def _id_token_words(self, evidence: list[str], issuer: IssuerVerifier | None) -> tuple[str, str]:
+        aud = _words(self._auds())
+        cause = (
+            f"this is an ID token, not an access token: {'; '.join(evidence)}. An ID token tells the "
+            f"client app who signed in; its aud ({aud}) is the client app itself, so it says nothing "
+            "about what may call an API."
+        )
+        if issuer is not None and any(a in issuer.settings.audiences for a in self._auds()):
+            cause += (
+                f" Its audience passes only because {self._var(c.AUDIENCE_ENV)} lists that client id (the "
+                "client and the API share one app registration); the function refuses it as an ID token."
             )
-            if accepted:
-                cause += (
-                    f" The audience check passes only because {self._var(c.AUDIENCE_ENV)} lists that client id "
-                    "(the client and the API share one app registration)."
-                )
-            self._add(Check("token type", Status.WARN, "looks like an ID token", None, cause, self._id_token_fix()))
-        else:
-            kinds = [f"{name} {self._claim_words(name)}" for name in _ACCESS_CLAIMS if name in self.claims]
-            if kinds:
-                self._passed("token type", "access token; " + "; ".join(kinds))
-            else:
-                self._passed("token type", "access token without scp or roles (app-only, no app roles)")
+        return cause, self._id_token_fix()
 
     def _claim_words(self, name: str) -> str:
         value = self.claims[name]
@@ -556,6 +641,9 @@ class _Doctor:
             Reason.WRONG_AUDIENCE: self._why_audience,
             Reason.MISSING_CLAIM: self._why_missing,
             Reason.INVALID_CLAIM: self._why_invalid,
+            Reason.REVOKED: self._why_revoked,
+            Reason.NOT_ACCESS_TOKEN: self._why_not_access_token,
+            Reason.UNSUPPORTED_TOKEN_TYPE: self._why_token_type,
         }.get(exc.reason)
         if explain is None:
             return exc.message, None
@@ -753,7 +841,7 @@ class _Doctor:
         key_set = issuer.keys.key_set
         kids = sorted(key_set.keys) if key_set is not None else []
         cause = f"no key with kid {kid} in the key set: it holds {_words(kids)} ({self._key_set_words(issuer)})."
-        skipped = [note for note in (key_set.skipped if key_set else ()) if f"(kid {kid!r})" in note]
+        skipped = [note for note in (key_set.skipped if key_set else ()) if note.kid == kid]
         if skipped:
             cause += f" The key set does list this kid, but the function skipped it: {skipped[0]}."
         pinned = issuer.settings.static_keys is not None
@@ -895,7 +983,25 @@ class _Doctor:
         return (f"{exc.message}.", f"the issuer must put {expected} in its tokens; check it is the right issuer.")
 
     def _why_invalid(self, exc: TokenRejected) -> tuple[str, str]:
-        return (f"{exc.message} (got {exc.actual}).", "send a token from the configured issuer.")
+        return (
+            f"{exc.message} (got {exc.actual}). A claim the decision relies on with another JSON type makes "
+            "the whole token invalid; the function never falls back to another claim.",
+            "send a token from the configured issuer; if the issuer really emits this claim so, use another "
+            f"claim ({self._var(c.PRINCIPAL_CLAIM_ENV)} for the caller's name).",
+        )
+
+    def _why_not_access_token(self, exc: TokenRejected) -> tuple[str, str]:
+        evidence = id_token_evidence(self.header, self.claims) or [exc.message.split(": ", 1)[-1]]
+        return self._id_token_words(evidence, self.current)
+
+    def _why_token_type(self, exc: TokenRejected) -> tuple[str, str]:
+        return (
+            f"the header's typ is {exc.actual}: it names another kind of JWT (a DPoP proof, a security event, a "
+            "logout token...), not an access token. RFC 8725 section 3.11 asks verifiers to tell kinds of JWT "
+            "apart by typ; the function accepts typ JWT or at+jwt (any case, application/ optional), or none.",
+            "send the access token the client got for this API (the value it puts after 'Bearer '), not another "
+            "JWT it holds.",
+        )
 
     # ----- the report -----------------------------------------------------------------------------
 
@@ -926,7 +1032,12 @@ class _Doctor:
 
 
 class _Warning(Exception):
-    """A step passed, with something to say: recorded as ``Status.WARN``."""
+    """A step passed, with something to say: recorded as ``Status.WARN`` (with a cause and fix, maybe)."""
+
+    def __init__(self, summary: str, cause: str | None = None, fix: str | None = None) -> None:
+        super().__init__(summary)
+        self.cause = cause
+        self.fix = fix
 
 
 def describe_settings(settings: Settings, verifier: Verifier | None = None) -> dict[str, Any]:
@@ -936,8 +1047,12 @@ def describe_settings(settings: Settings, verifier: Verifier | None = None) -> d
         if verifier is not None:
             keys = verifier.issuers[index].keys.provider.describe()
         else:
-            keys = issuer.static_keys_origin or issuer.jwks_uri or f"discovery at {issuer.discovery_url}"
+            keys = issuer.static_keys_origin or (
+                redact_url(issuer.jwks_uri) if issuer.jwks_uri else f"discovery at {redact_url(issuer.discovery_url)}"
+            )
         tenants = sorted(issuer.allowed_tenants) if issuer.allowed_tenants is not None else None
+        if issuer.any_tenant:
+            tenants = ["*"]
         entries.append(
             {
                 "name": issuer.name,
@@ -969,12 +1084,13 @@ def explain(
     now: float | None = None,
     fetcher: Fetcher | None = None,
     verifier: Verifier | None = None,
+    revocation: ListReading | None = None,
 ) -> Report:
     """Run every check of the engine on ``token`` at ``now`` (default: the current time)."""
     if verifier is None:
         moment = time.time() if now is None else float(now)
         verifier = build_verifier(settings, fetcher=fetcher, clock=lambda: moment)
-    return _Doctor(settings, verifier).run(token)
+    return _Doctor(settings, verifier, revocation).run(token)
 
 
 def report_json(report: Report) -> str:

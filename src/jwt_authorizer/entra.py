@@ -56,6 +56,44 @@ def default_discovery_url(issuer: str) -> str | None:
     return None
 
 
+def common_issuer(a: str, b: str) -> tuple[str, str | None] | None:
+    """An issuer that both patterns accept, with the tenant id it takes (``None``: any), or ``None``.
+
+    A concrete issuer accepts itself; a ``{tenantid}`` template accepts its expansion with the
+    token's own ``tid`` (a GUID). Two different templates meet at most at one tenant id: writing
+    both as prefix + tid + suffix, the shorter prefix must begin the longer one, and the tenant id
+    is then fixed by the difference (it repeats with its length), so it can simply be tried.
+    """
+    if a == b:
+        return a, None
+    if not is_template(a) and not is_template(b):
+        return None
+    if not is_template(b):
+        return _fits(a, b)
+    if not is_template(a):
+        return _fits(b, a)
+    prefix_a, _, _ = a.partition(TENANT_PLACEHOLDER)
+    prefix_b, _, _ = b.partition(TENANT_PLACEHOLDER)
+    if len(prefix_a) == len(prefix_b):
+        return None  # same position: equal only if the templates are
+    short, long_ = (prefix_a, prefix_b) if len(prefix_a) < len(prefix_b) else (prefix_b, prefix_a)
+    if not long_.startswith(short):
+        return None
+    step = long_[len(short) :]
+    tenant = (step * (36 // len(step) + 1))[:36]
+    if TENANT_ID.fullmatch(tenant) is None or expand(a, tenant) != expand(b, tenant):
+        return None
+    return expand(a, tenant), tenant
+
+
+def _fits(template: str, issuer: str) -> tuple[str, str] | None:
+    prefix, _, suffix = template.partition(TENANT_PLACEHOLDER)
+    if len(issuer) != len(prefix) + 36 + len(suffix) or not issuer.startswith(prefix) or not issuer.endswith(suffix):
+        return None
+    tenant = issuer[len(prefix) : len(prefix) + 36]
+    return (issuer, tenant) if TENANT_ID.fullmatch(tenant) else None
+
+
 def match_issuer(pattern: str, issuer: str, tenant_id: object) -> bool:
     """Does the token's ``iss`` fit ``pattern``, with its tenant slot equal to its ``tid``?"""
     if not is_template(pattern):

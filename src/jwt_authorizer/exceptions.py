@@ -23,6 +23,7 @@ class Reason(StrEnum):
     """Stable, low-cardinality reason codes shared by logs, metrics and the token doctor."""
 
     MISSING_TOKEN = "missing_token"
+    MALFORMED_EVENT = "malformed_event"
     MALFORMED_AUTHORIZATION = "malformed_authorization"
     MALFORMED_TOKEN = "malformed_token"
     TOKEN_TOO_LARGE = "token_too_large"
@@ -38,10 +39,14 @@ class Reason(StrEnum):
     WRONG_AUDIENCE = "wrong_audience"
     TENANT_NOT_ALLOWED = "tenant_not_allowed"
     GRAPH_TOKEN = "graph_token"
+    NOT_ACCESS_TOKEN = "not_access_token"
+    UNSUPPORTED_TOKEN_TYPE = "unsupported_token_type"
     MISSING_CLAIM = "missing_claim"
     INVALID_CLAIM = "invalid_claim"
     ROUTE_NOT_PERMITTED = "route_not_permitted"
     KEY_SOURCE_UNAVAILABLE = "key_source_unavailable"
+    REVOKED = "revoked"
+    REVOCATION_UNAVAILABLE = "revocation_unavailable"
 
 
 def _clip(value: Any) -> Any:
@@ -92,6 +97,16 @@ class TokenRejected(JwtAuthorizerError):
 
 class MissingTokenError(TokenRejected):
     reason = Reason.MISSING_TOKEN
+
+
+class MalformedEventError(TokenRejected):
+    """The event contradicts itself (a WebSocket context with an HTTP method ARN, or the reverse).
+
+    API Gateway never sends such an event; refusing it (401, never cached) is safer than guessing
+    which kind of answer it wants.
+    """
+
+    reason = Reason.MALFORMED_EVENT
 
 
 class MalformedAuthorizationError(TokenRejected):
@@ -154,12 +169,39 @@ class GraphTokenError(TokenRejected):
     reason = Reason.GRAPH_TOKEN
 
 
+class NotAccessTokenError(TokenRejected):
+    """An ID token (or another token that says it is not an access token) sent as an access token."""
+
+    reason = Reason.NOT_ACCESS_TOKEN
+
+
+class UnsupportedTokenTypeError(TokenRejected):
+    """The header's ``typ`` names another kind of JWT (RFC 8725 section 3.11: explicit typing)."""
+
+    reason = Reason.UNSUPPORTED_TOKEN_TYPE
+
+
 class MissingClaimError(TokenRejected):
     reason = Reason.MISSING_CLAIM
 
 
 class InvalidClaimError(TokenRejected):
     reason = Reason.INVALID_CLAIM
+
+
+class TokenRevokedError(TokenRejected):
+    """The token passed every check, but an entry of the revocation list covers it (API Gateway: 401)."""
+
+    reason = Reason.REVOKED
+
+    def __init__(self, message: str, *, entry_id: str, actual: Any = None, expected: Any = None) -> None:
+        super().__init__(message, actual=actual, expected=expected)
+        self.entry_id = entry_id
+
+    def details(self) -> dict[str, Any]:
+        out = super().details()
+        out["revocation_entry"] = _clip(self.entry_id)
+        return out
 
 
 class AccessDenied(JwtAuthorizerError):
@@ -180,6 +222,12 @@ class KeySourceUnavailable(JwtAuthorizerError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class RevocationUnavailable(KeySourceUnavailable):
+    """No usable revocation list, and the configured policy says not to decide without one (500)."""
+
+    reason = Reason.REVOCATION_UNAVAILABLE
 
 
 class FetchError(Exception):

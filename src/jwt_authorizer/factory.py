@@ -10,11 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .config import IssuerSettings, Settings
 from .http import Fetcher, UrllibFetcher
 from .jwks import KeyCache, KeyProvider, Listener, RemoteKeyProvider, StaticKeyProvider
 from .verifier import IssuerVerifier, Verifier, wall_clock
+
+if TYPE_CHECKING:
+    from .revocation_source import RevocationCache
 
 
 def build_fetcher(settings: Settings) -> UrllibFetcher:
@@ -39,9 +43,10 @@ def build_verifier(
     listener: Listener | None = None,
     clock: Callable[[], float] = wall_clock,
     monotonic: Callable[[], float] = time.monotonic,
+    revocations: RevocationCache | None = None,
 ) -> Verifier:
     fetcher = fetcher or build_fetcher(settings)
-    issuers = []
+    issuers: list[IssuerVerifier] = []
     for issuer in settings.issuers:
         cache = KeyCache(
             build_key_provider(issuer, fetcher),
@@ -52,7 +57,12 @@ def build_verifier(
             clock=monotonic,
             listener=listener,
         )
-        issuers.append(IssuerVerifier(issuer, cache))
+        if revocations is None:
+            issuers.append(IssuerVerifier(issuer, cache))
+        else:  # the revocation list is checked after every other check
+            from .revoking import RevokingIssuerVerifier  # noqa: PLC0415 - only with a list
+
+            issuers.append(RevokingIssuerVerifier(issuer, cache, revocations))
     return Verifier(issuers, settings.max_token_bytes, clock=clock)
 
 
@@ -78,3 +88,20 @@ def prefetch_all(verifier: Verifier, timeout: float) -> dict[str, bool]:
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     return results
+
+
+def build_revocations(
+    settings: Settings,
+    *,
+    fetcher: UrllibFetcher | None = None,
+    listener: Callable[..., None] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> RevocationCache | None:
+    """The revocation list's cache (``None`` without a list), sharing the key fetch's HTTP settings."""
+    if settings.revocation is None:
+        return None
+    from .revocation_source import build_revocation_cache  # noqa: PLC0415 - only with a list
+
+    return build_revocation_cache(
+        settings, fetcher=fetcher or build_fetcher(settings), listener=listener, monotonic=monotonic
+    )

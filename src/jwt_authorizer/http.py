@@ -4,6 +4,10 @@ An authorizer waits on this call while API Gateway waits on the authorizer, so e
 connect timeout, a deadline for the whole response (a server that trickles bytes cannot hold us),
 a size cap, no redirects (keys come from the configured URL, not wherever it points) and no retries
 (the key cache decides when to try again).
+
+A URL may carry credentials (``user:pass@``, a signed URL's query string), and the messages of
+failed fetches reach the decision line: every message that names a URL names it through
+``redact_url``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -27,6 +32,41 @@ from .exceptions import FetchError
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+
+_MAX_URL_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """The answer to a conditional GET: ``body`` is ``None`` when the server said 304 Not Modified."""
+
+    body: bytes | None
+    etag: str | None
+
+
+def redact_url(url: object) -> str:
+    """A URL as a log line may show it: scheme, host, port and path; never userinfo or query.
+
+    ``https://user:secret@idp.example/keys?sig=abc`` becomes ``https://***@idp.example/keys?***``:
+    what was there is visible, what it said is not. The fragment is dropped.
+    """
+    if not isinstance(url, str):
+        return f"<not a URL: {type(url).__name__}>"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<an unparsable URL>"
+    if parts.scheme and parts.netloc:
+        _, at, hostport = parts.netloc.rpartition("@")
+        head = f"{parts.scheme}://{'***@' if at else ''}{hostport}"
+        text = head + parts.path + ("?***" if parts.query else "")
+    else:
+        bare = url.split("#", 1)[0]
+        path, question, _ = bare.partition("?")
+        _, at, rest = path.rpartition("@")
+        text = ("***@" if at else "") + rest + ("?***" if question else "")
+    return text if len(text) <= _MAX_URL_CHARS else text[:_MAX_URL_CHARS] + "..."
 
 
 class Fetcher(Protocol):
@@ -153,44 +193,65 @@ class UrllibFetcher:
         return pool
 
     def fetch_json(self, url: str) -> Any:
+        shown = redact_url(url)
+        body = self._get(url, shown, self._headers, conditional=False).body
+        try:
+            return json.loads(body or b"")
+        except (ValueError, RecursionError) as exc:
+            raise FetchError(f"GET {shown} did not return JSON: {exc}") from None
+
+    def fetch_conditional(self, url: str, etag: str | None) -> Conditional:
+        """GET ``url`` with ``If-None-Match``: the body and its ETag, or ``body=None`` on 304.
+
+        Used for documents polled often (the revocation list), where an unchanged answer should
+        cost a status line and no body; limits and rules are those of ``fetch_json``.
+        """
+        headers = self._headers if etag is None else {**self._headers, "If-None-Match": etag}
+        return self._get(url, redact_url(url), headers, conditional=True)
+
+    def _too_slow(self, shown: str) -> FetchError:
+        return FetchError(f"GET {shown} took longer than {self.total_timeout} s")
+
+    def _get(self, url: str, shown: str, headers: dict[str, str], *, conditional: bool) -> Conditional:
+        """One GET under the whole-response deadline; 200 (or 304 when ``conditional``), else ``FetchError``."""
         deadline = time.monotonic() + self.total_timeout
         _fetch_state.deadline = deadline
         try:
-            body = self._fetch(url, deadline)
+            return self._request(url, shown, headers, deadline, conditional)
         finally:
             _fetch_state.deadline = None
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            raise FetchError(f"GET {url} did not return JSON: {exc}") from None
 
-    def _too_slow(self, url: str) -> FetchError:
-        return FetchError(f"GET {url} took longer than {self.total_timeout} s")
-
-    def _fetch(self, url: str, deadline: float) -> bytes:
+    def _request(
+        self, url: str, shown: str, headers: dict[str, str], deadline: float, conditional: bool
+    ) -> Conditional:
         timeout = urllib3.Timeout(connect=min(self.connect_timeout, self.total_timeout), read=self.total_timeout)
         try:
             response = self._pool(url).request(
                 "GET",
                 url,
-                headers=self._headers,
+                headers=headers,
                 timeout=timeout,
                 redirect=False,
                 retries=False,
                 preload_content=False,
             )
         except urllib3.exceptions.ReadTimeoutError:
-            raise self._too_slow(url) from None
-        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-            raise FetchError(f"GET {url} failed: {type(exc).__name__}") from None
+            raise self._too_slow(shown) from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
+            # ValueError: a URL urllib3 or the proxy lookup cannot read.
+            raise FetchError(f"GET {shown} failed: {type(exc).__name__}") from None
         complete = False
         try:
-            if response.status != 200:
-                raise FetchError(f"GET {url} answered HTTP {response.status}")
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                raise FetchError(f"GET {url} declares {declared} bytes, over {self.max_bytes}")
-            body = self._read_body(response, url, deadline)
+            etag = response.headers.get("ETag")
+            if conditional and response.status == 304:
+                body = None
+            elif response.status != 200:
+                raise FetchError(f"GET {shown} answered HTTP {response.status}")
+            else:
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise FetchError(f"GET {shown} declares {declared} bytes, over {self.max_bytes}")
+                body = self._read_body(response, shown, deadline)
             complete = True
         finally:
             if not complete:
@@ -198,24 +259,25 @@ class UrllibFetcher:
                 # read as the answer to the next request on this pooled connection: close it.
                 response.close()
             response.release_conn()
-        return body
+        sent = headers.get("If-None-Match")
+        return Conditional(body, etag or (sent if body is None else None))
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse, url: str, deadline: float) -> bytes:
+    def _read_body(self, response: urllib3.BaseHTTPResponse, shown: str, deadline: float) -> bytes:
         chunks: list[bytes] = []
         size = 0
         try:
             while True:
                 if time.monotonic() >= deadline:
-                    raise self._too_slow(url)
+                    raise self._too_slow(shown)
                 chunk = response.read1(65536)
                 if not chunk:
                     break
                 size += len(chunk)
                 if size > self.max_bytes:
-                    raise FetchError(f"GET {url} sent more than {self.max_bytes} bytes")
+                    raise FetchError(f"GET {shown} sent more than {self.max_bytes} bytes")
                 chunks.append(chunk)
         except urllib3.exceptions.ReadTimeoutError:
-            raise self._too_slow(url) from None
+            raise self._too_slow(shown) from None
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-            raise FetchError(f"GET {url} failed while reading: {type(exc).__name__}") from None
+            raise FetchError(f"GET {shown} failed while reading: {type(exc).__name__}") from None
         return b"".join(chunks)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .exceptions import MissingClaimError
+from .exceptions import InvalidClaimError, MissingClaimError
 
 MAX_VALUE_CHARS = 2048
 MAX_CONTEXT_CHARS = 3072  # with a 4 KB policy, the whole answer stays well under 8 KB
@@ -22,13 +22,19 @@ def principal_of(claims: dict[str, Any], names: Iterable[str]) -> tuple[str, str
     """The first configured claim that names the caller, and which claim it was.
 
     Entra app-only v2 tokens have neither ``sub`` nor ``oid``; the default order falls back to the
-    client id (``azp``, or ``appid`` in v1), which is the caller in a client-credentials flow.
+    client id (``azp``, or ``appid`` in v1), which is the caller in a client-credentials flow. Only
+    an *absent* claim falls back to the next: a present one that is not a non-empty string makes
+    the token invalid (otherwise a token whose ``sub`` is an object would be named by its ``oid``).
     """
     tried = []
     for name in names:
-        value = claims.get(name)
-        if isinstance(value, str) and value:
-            return value, name
+        if name in claims:
+            value = claims[name]
+            if isinstance(value, str) and value:
+                return value, name
+            raise InvalidClaimError(
+                f"{name} (a principal claim) must be a non-empty string", actual=type(value).__name__
+            )
         tried.append(name)
     raise MissingClaimError("the token has no claim to use as principalId", expected=tried)
 

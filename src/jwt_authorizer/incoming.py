@@ -4,6 +4,13 @@ API Gateway sends five shapes (REST TOKEN, REST REQUEST, HTTP API 1.0 and 2.0, W
 ``$connect``) that differ in where the token and the route live. They are read through
 Powertools' data classes, and only the keys each shape really has are touched: a REST REQUEST
 event has no ``version`` or ``identitySource``. Nothing here trusts the token; it only finds it.
+
+The kind of event is decided only from what API Gateway alone sets, never from text a caller
+chooses: a WebSocket ``$connect`` has a WebSocket request context (``eventType`` ``CONNECT``,
+``routeKey`` ``$connect``, a ``connectionId``) *and* a WebSocket method ARN
+(``.../{stage}/$connect``, no verb). A REST or HTTP API path may end in ``/$connect`` too (``$`` is
+a legal path character); such a request is an ordinary route. An event whose signals disagree is
+refused (``malformed_event``, 401): answering it as a connection would allow the whole stage.
 """
 
 from __future__ import annotations
@@ -19,14 +26,42 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerTokenEvent,
 )
 
-from .exceptions import MalformedAuthorizationError, MissingTokenError
+from .exceptions import MalformedAuthorizationError, MalformedEventError, MissingTokenError
 
 # RFC 6750 section 2.1: "Bearer" (any case), one space, one b64token, nothing else.
 _B64TOKEN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+# DOTALL: a path is caller text and may hold any character; every ARN with the execute-api prefix
+# must parse, or a path with a line break would turn the answer into a literal-ARN one.
 _ARN = re.compile(
     r"arn:(?P<partition>[^:]+):execute-api:(?P<region>[^:]*):(?P<account>[^:]*):"
-    r"(?P<api>[^/]+)/(?P<stage>[^/]+)(?:/(?P<rest>.*))?"
+    r"(?P<api>[^/]+)/(?P<stage>[^/]+)(?:/(?P<rest>.*))?",
+    re.DOTALL,
 )
+CONNECT_ROUTE = "$connect"
+# Authorization schemes whose name may be logged when they are not Bearer (IANA's HTTP
+# Authentication Scheme Registry, plus AWS SigV4 and NTLM). Anything else is never echoed: a bare
+# credential sent without a scheme must not have its first characters logged.
+KNOWN_SCHEMES = {
+    name.lower(): name
+    for name in (
+        "Basic",
+        "Concealed",
+        "Digest",
+        "DPoP",
+        "GNAP",
+        "HOBA",
+        "Mutual",
+        "Negotiate",
+        "NTLM",
+        "OAuth",
+        "PrivateToken",
+        "SCRAM-SHA-1",
+        "SCRAM-SHA-256",
+        "vapid",
+        "AWS4-HMAC-SHA256",
+    )
+}
+_MAX_ROUTE_LABEL = 512
 
 
 class EventKind(StrEnum):
@@ -52,15 +87,32 @@ class RouteArn:
     valid: bool = False
     # ``arn:...:api/stage``: every route of the stage lies under it.
     stage_prefix: str = ""
+    # The part after the stage is exactly ``$connect`` (a WebSocket ARN's shape: no verb segment).
+    connect: bool = False
 
 
 @dataclass(slots=True)
 class AuthorizationRequest:
+    """A request as the decision sees it.
+
+    ``http_method`` and ``path`` are the route the decision is taken on: the method ARN's verb
+    and path when the ARN can be read (what API Gateway matches a cached policy against), else
+    the event's own method and path; ``""`` when neither names a route. A WebSocket connection has
+    no method (``""``) and the path ``/$connect``.
+    """
+
     kind: EventKind
     token: str
     route: RouteArn
     http_method: str
     path: str
+
+    @property
+    def label(self) -> str:
+        """The route for log lines: ``GET /orders/42``, or ``$connect``."""
+        if self.kind is EventKind.WEBSOCKET:
+            return CONNECT_ROUTE
+        return f"{self.http_method or '-'} {self.path or '-'}"[:_MAX_ROUTE_LABEL]
 
 
 _PARSED_ARNS: dict[tuple[str, bool], RouteArn] = {}
@@ -85,11 +137,15 @@ def _parse_arn(arn: str, websocket: bool) -> RouteArn:
     match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
     if match is None:
         return RouteArn(raw=arn if isinstance(arn, str) else "")
-    rest = match["rest"] or ""
+    rest = match["rest"]
+    connect = rest == CONNECT_ROUTE
     if websocket:
-        method, path = "", rest
+        method, path = "", rest or ""
     else:
-        method, _, path = rest.partition("/")
+        method, slash, path = (rest or "").partition("/")
+        if not method or not slash:
+            # ``.../stage``, ``.../stage/GET`` or ``.../stage//x``: no verb and path to decide on.
+            return RouteArn(raw=arn, connect=connect)
     return RouteArn(
         raw=arn,
         partition=match["partition"],
@@ -101,6 +157,7 @@ def _parse_arn(arn: str, websocket: bool) -> RouteArn:
         path="/" + path,
         valid=True,
         stage_prefix=arn[: match.end("stage")],
+        connect=connect,
     )
 
 
@@ -112,10 +169,10 @@ def bearer_token(value: str | None) -> str:
     if stripped[:7].lower() != "bearer ":
         scheme = value.strip().split(" ", 1)[0]
         if scheme.lower() != "bearer":
-            # Name the scheme only when it is a short word (Basic, Digest...): a bare token sent
-            # without a scheme would otherwise have its first characters logged.
-            named = scheme if scheme.isalpha() and len(scheme) <= 16 else None
-            raise MalformedAuthorizationError("the Authorization scheme is not Bearer", actual=named)
+            # Only a recognised scheme is named, in its registered spelling (never the caller's text).
+            raise MalformedAuthorizationError(
+                "the Authorization scheme is not Bearer", actual=KNOWN_SCHEMES.get(scheme.lower())
+            )
         raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
     token = stripped[7:]
     if not is_b64token(token):
@@ -174,28 +231,70 @@ def read_request(event: dict[str, Any], websocket_query_parameter: str) -> Autho
         raise MissingTokenError("the event is not an object")
     try:
         return _read(event, websocket_query_parameter)
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except KeyError as exc:
         # An event without the keys its type promises (an emulator, a test console): no token.
         raise MissingTokenError(f"the event lacks {exc!s:.40}; no token can be read") from None
+    except (TypeError, AttributeError, ValueError) as exc:
+        # The type name only: a message could quote a value of the event (a header, a token).
+        raise MissingTokenError(f"the event is not of the shape its type promises ({type(exc).__name__})") from None
+
+
+def _websocket_context(event: dict[str, Any]) -> tuple[bool, bool]:
+    """(any WebSocket signal in the request context, a complete and consistent ``$connect`` context)."""
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        return False, False
+    event_type = context.get("eventType")
+    route_key = context.get("routeKey")
+    connection = context.get("connectionId")
+    signals = event_type is not None or route_key == CONNECT_ROUTE or connection is not None
+    complete = (
+        event_type == "CONNECT"
+        and route_key == CONNECT_ROUTE
+        and isinstance(connection, str)
+        and bool(connection)
+        and "version" not in event
+    )
+    return signals, complete
+
+
+def _refuse_mixed(kind: str, signals: bool, connect_arn: bool) -> None:
+    """An HTTP event must carry neither WebSocket context nor a ``$connect`` ARN."""
+    if signals or connect_arn:
+        what = "a WebSocket request context" if signals else "a WebSocket $connect ARN (no verb)"
+        raise MalformedEventError(f"a {kind} event with {what}: API Gateway never sends this; refused")
+
+
+def _http_route(route: RouteArn, method: Any, path: Any) -> tuple[str, str]:
+    """The route to decide on: the ARN's when readable, else the event's; ``("", "")`` for none."""
+    if route.valid:
+        return route.method, route.path
+    if isinstance(method, str) and method and "/" not in method and isinstance(path, str) and path.startswith("/"):
+        return method, path
+    return "", ""
 
 
 def _read(event: dict[str, Any], websocket_query_parameter: str) -> AuthorizationRequest:
     if event.get("type") == "TOKEN":
         token_event = APIGatewayAuthorizerTokenEvent(event)
         route = parse_arn(token_event.method_arn)
+        _refuse_mixed("REST TOKEN", False, route.connect)
         token = bearer_token(event.get("authorizationToken"))
-        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, route.method, route.path)
+        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, *_http_route(route, None, None))
     if event.get("version") == "2.0":
         v2 = APIGatewayAuthorizerEventV2(event)
         route = parse_arn(v2.route_arn)
+        _refuse_mixed("HTTP API 2.0", _websocket_context(event)[0], route.connect)
         token = bearer_token(_header(v2.headers, "authorization"))
         http = (event.get("requestContext") or {}).get("http") or {}
-        method = http.get("method") or route.method
-        return AuthorizationRequest(EventKind.HTTP_V2, token, route, method, event.get("rawPath") or route.path)
+        method, path = _http_route(route, http.get("method"), event.get("rawPath"))
+        return AuthorizationRequest(EventKind.HTTP_V2, token, route, method, path)
     request = APIGatewayAuthorizerRequestEvent(event)
     method_arn = request.method_arn
-    context = event.get("requestContext") or {}
-    if context.get("eventType") == "CONNECT" or method_arn.endswith("/$connect"):
+    signals, complete = _websocket_context(event)
+    route = parse_arn(method_arn)
+    connect_arn = route.connect
+    if complete and connect_arn:
         route = parse_arn(method_arn, websocket=True)
         header = _single_header(event, "Authorization")
         if header is not None:
@@ -208,8 +307,15 @@ def _read(event: dict[str, Any], websocket_query_parameter: str) -> Authorizatio
                 raise MalformedAuthorizationError("the query-string token has characters outside a token")
             token = raw
         return AuthorizationRequest(EventKind.WEBSOCKET, token, route, "", route.path)
-    route = parse_arn(method_arn)
-    token = bearer_token(_single_header(event, "Authorization"))
     kind = EventKind.HTTP_V1 if event.get("version") == "1.0" else EventKind.REST_REQUEST
-    method = event.get("httpMethod") or route.method
-    return AuthorizationRequest(kind, token, route, method, event.get("path") or route.path)
+    if signals or connect_arn:
+        if not connect_arn:
+            detail = "a WebSocket request context, but a method ARN with a verb"
+        elif not signals:
+            detail = "a WebSocket $connect ARN, but no WebSocket request context"
+        else:
+            detail = "an incomplete or contradictory WebSocket request context"
+        raise MalformedEventError(f"the event mixes WebSocket and HTTP signals ({detail}); refused")
+    token = bearer_token(_single_header(event, "Authorization"))
+    method, path = _http_route(route, event.get("httpMethod"), event.get("path"))
+    return AuthorizationRequest(kind, token, route, method, path)

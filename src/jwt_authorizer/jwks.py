@@ -10,7 +10,12 @@ Its rules, with the defaults justified in README.md:
 * when a refresh fails, the last good set keeps verifying for ``stale`` seconds past its age, and
   the source is not asked again for ``retry`` seconds, so an outage does not add a timeout to every
   request;
-* an empty or unusable key set is treated as a failed fetch, never as "no keys are valid".
+* an empty or unusable key set is treated as a failed fetch, never as "no keys are valid";
+* whatever goes wrong while loading (a discovery document naming no string issuer, an unreadable
+  ``jwks_uri``, an exception nobody foresaw) is a failed fetch too: it opens the retry window,
+  keeps the stale keys serving and ends as a 500, never as an unexpected error per request;
+* every key the set had to skip is reported to the listener (``key_skipped``, with its ``kid``,
+  the reason and the redacted source), once per fetch.
 """
 
 from __future__ import annotations
@@ -18,24 +23,35 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .exceptions import FetchError, KeySourceUnavailable, UnknownKeyError
-from .http import Fetcher
+from .http import Fetcher, redact_url
 from .keys import KeySet, SigningKey, UnusableKey, parse_jwks
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
-Listener = Callable[[str], None]
+# Called as ``listener(name, **fields)``: ``fetch``, ``fetch_failed``, ``stale_served``,
+# ``penalty_opened`` without fields; ``key_skipped`` with ``kid``, ``reason`` and ``source``.
+Listener = Callable[..., None]
 
 
-def is_secure_url(url: str) -> bool:
-    """``https://`` anywhere; ``http://`` only on loopback, for local runs and tests."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
+def is_secure_url(url: object) -> bool:
+    """``https://`` anywhere; ``http://`` only on loopback, for local runs and tests.
+
+    Anything that is not a string, or that ``urlsplit`` cannot read (``https://[::1``), is not.
+    """
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme == "https" and host:
         return True
-    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    return parts.scheme == "http" and host in LOOPBACK_HOSTS
 
 
 class KeyProvider(Protocol):
@@ -51,7 +67,7 @@ class StaticKeyProvider:
 
     def __init__(self, key_set: KeySet, origin: str) -> None:
         if not key_set.keys:
-            raise ValueError(f"{origin} holds no usable key: {'; '.join(key_set.skipped)}")
+            raise ValueError(f"{origin} holds no usable key: {key_set.skipped_words()}")
         self._key_set = key_set
         self._origin = origin
 
@@ -89,31 +105,41 @@ class RemoteKeyProvider:
         return self._jwks_uri
 
     def describe(self) -> str:
-        return self._jwks_uri or f"discovery at {self._discovery_url}"
+        """Where the keys come from, fit for a log line (``redact_url``)."""
+        if self._jwks_uri is not None:
+            return redact_url(self._jwks_uri)
+        return f"discovery at {redact_url(self._discovery_url)}"
 
     def _discover(self, url: str) -> str:
+        shown = redact_url(url)
         document = self._fetcher.fetch_json(url)
         if not isinstance(document, dict):
-            raise FetchError(f"{url} is not a JSON object")
+            raise FetchError(f"{shown} is not a JSON object")
         issuer = document.get("issuer")
+        if not isinstance(issuer, str):
+            raise FetchError(f"{shown} names no issuer string (its issuer is {type(issuer).__name__})")
         if self._expected_issuers and issuer not in self._expected_issuers:
-            raise FetchError(f"{url} names issuer {issuer!r}, not the configured {sorted(self._expected_issuers)}")
+            raise FetchError(
+                f"{shown} names issuer {issuer[:200]!r}, not the configured {sorted(self._expected_issuers)}"
+            )
         jwks_uri = document.get("jwks_uri")
-        if not isinstance(jwks_uri, str) or not is_secure_url(jwks_uri):
-            raise FetchError(f"{url} gives no https jwks_uri (got {jwks_uri!r})")
+        if not is_secure_url(jwks_uri):
+            raise FetchError(f"{shown} gives no readable https jwks_uri (got {redact_url(jwks_uri)})")
+        assert isinstance(jwks_uri, str)  # noqa: S101 - is_secure_url accepts strings only
         return jwks_uri
 
     def load(self) -> KeySet:
         if self._jwks_uri is None:
             assert self._discovery_url is not None  # noqa: S101 - guaranteed by __init__
             self._jwks_uri = self._discover(self._discovery_url)
+        shown = redact_url(self._jwks_uri)
         try:
             key_set = parse_jwks(self._fetcher.fetch_json(self._jwks_uri))
         except UnusableKey as exc:
-            raise FetchError(f"{self._jwks_uri}: {exc}") from None
+            raise FetchError(f"{shown}: {exc}") from None
         if not key_set.keys:
-            detail = "; ".join(key_set.skipped) or "the key list is empty"
-            raise FetchError(f"{self._jwks_uri} holds no usable key ({detail})")
+            detail = key_set.skipped_words() or "the key list is empty"
+            raise FetchError(f"{shown} holds no usable key ({detail})")
         return key_set
 
 
@@ -269,19 +295,29 @@ class KeyCache:
         self._emit("fetch")
         try:
             key_set = self.provider.load()
-        except FetchError as exc:
+        except Exception as exc:
+            # Any failure to load is a key-source failure: FetchError says what; anything else
+            # (a bug, a library meeting input nobody foresaw) is named by its type only, as its
+            # message might quote a URL or a document.
+            error = exc if isinstance(exc, FetchError) else None
             self._attempts += 1
-            self.last_error = str(exc)
+            self.last_error = (
+                str(error) if error is not None else f"{type(exc).__name__} while loading {self.provider.describe()}"
+            )
             self._retry_after = self._clock() + self.retry
             self._emit("fetch_failed")
-            raise
+            raise FetchError(self.last_error) from None
         self._attempts += 1
         self._current = (key_set, self._clock())
         self._generation += 1
         self._retry_after = float("-inf")
         self._penalty_until = float("-inf")
         self.last_error = None
+        if key_set.skipped:
+            source = self.provider.describe()
+            for note in key_set.skipped:
+                self._emit("key_skipped", kid=note.kid, reason=note.code, source=source)
 
-    def _emit(self, event: str) -> None:
+    def _emit(self, event: str, **fields: Any) -> None:
         if self._listener is not None:
-            self._listener(event)
+            self._listener(event, **fields)

@@ -1,9 +1,11 @@
 """Turning a JWKS document into verification keys, skipping what cannot be trusted.
 
 A key set is third-party input even when it comes from the right issuer: one odd key (an
-encryption key, an unknown ``kty``, a certificate that disagrees with ``n``/``e``) is skipped with
-a note, never fatal, so the genuine keys beside it keep working. Keys are built once per fetch,
-never per request.
+encryption key, an unknown ``kty``, a certificate that disagrees with ``n``/``e``, a member of the
+wrong JSON type, a certificate whose key type cannot be loaded) is skipped with a note, never
+fatal, so the genuine keys beside it keep working. Each JWK is parsed on its own, and whatever a
+malformed member makes a library raise is caught there. Keys are built once per fetch, never per
+request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -98,18 +100,41 @@ class SigningKey:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedKey:
+    """One JWK left out of a key set: where it was, its ``kid`` (when a string), and why.
+
+    ``code`` is short and stable (for logs and metrics), ``detail`` the sentence for people.
+    """
+
+    index: int
+    kid: str | None
+    code: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"key {self.index} (kid {self.kid!r}): {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
 class KeySet:
-    """The keys of one fetch, by ``kid``, and the reasons the others were skipped."""
+    """The keys of one fetch, by ``kid``, and the ones that were skipped."""
 
     keys: Mapping[str, SigningKey]
-    skipped: tuple[str, ...] = ()
+    skipped: tuple[SkippedKey, ...] = ()
 
     def __len__(self) -> int:
         return len(self.keys)
 
+    def skipped_words(self) -> str:
+        return "; ".join(str(note) for note in self.skipped)
+
 
 class UnusableKey(ValueError):
-    """A JWK that is skipped; the message says why."""
+    """A JWK that is skipped; the message says why, ``code`` says it in one word."""
+
+    def __init__(self, message: str, code: str = "unusable") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _certificate_key(jwk: Mapping[str, Any]) -> PublicKeyTypes | None:
@@ -123,7 +148,7 @@ def _certificate_key(jwk: Mapping[str, Any]) -> PublicKeyTypes | None:
     if chain is None:
         return None
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
-        raise UnusableKey("x5c is not a list of base64 certificates")
+        raise UnusableKey("x5c is not a list of base64 certificates", "x5c_malformed")
     # Imported on first use: the x509 machinery is a third of cryptography's import time, and a
     # key set without certificates (most non-Entra issuers) never needs it.
     from cryptography import x509  # noqa: PLC0415
@@ -132,7 +157,11 @@ def _certificate_key(jwk: Mapping[str, Any]) -> PublicKeyTypes | None:
         der = base64.b64decode(chain[0], validate=True)
         cert = x509.load_der_x509_certificate(der)
     except (ValueError, binascii.Error) as exc:
-        raise UnusableKey(f"x5c[0] is not a DER certificate: {exc}") from None
+        raise UnusableKey(f"x5c[0] is not a DER certificate: {exc}", "x5c_not_a_certificate") from None
+    try:
+        public_key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        raise UnusableKey(f"x5c[0] holds a key that cannot be loaded: {exc}", "x5c_key_unsupported") from None
     der = cert.public_bytes(Encoding.DER)
     for member, digest in (("x5t", hashlib.sha1), ("x5t#S256", hashlib.sha256)):
         thumbprint = jwk.get(member)
@@ -143,33 +172,33 @@ def _certificate_key(jwk: Mapping[str, Any]) -> PublicKeyTypes | None:
         except ValueError:
             matches = False
         if not matches:
-            raise UnusableKey(f"{member} is not the thumbprint of x5c[0]")
-    return cert.public_key()
+            raise UnusableKey(f"{member} is not the thumbprint of x5c[0]", "x5t_mismatch")
+    return public_key
 
 
 def _rsa_key(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey:
     from_cert = _certificate_key(jwk)
     if from_cert is not None and not isinstance(from_cert, rsa.RSAPublicKey):
-        raise UnusableKey("x5c[0] does not hold an RSA key")
+        raise UnusableKey("x5c[0] does not hold an RSA key", "x5c_key_mismatch")
     if "n" in jwk or "e" in jwk:
         if not isinstance(jwk.get("n"), str) or not isinstance(jwk.get("e"), str):
-            raise UnusableKey("n and e must both be base64url strings")
+            raise UnusableKey("n and e must both be base64url strings", "rsa_members_malformed")
         if "d" in jwk:
-            raise UnusableKey("a private key has no place in a public key set")
+            raise UnusableKey("a private key has no place in a public key set", "private_key")
         try:
             key = RSAAlgorithm.from_jwk(dict(jwk))
-        except (InvalidKeyError, ValueError) as exc:
-            raise UnusableKey(f"n/e do not form an RSA key: {exc}") from None
+        except (InvalidKeyError, ValueError, TypeError) as exc:
+            raise UnusableKey(f"n/e do not form an RSA key: {exc}", "rsa_key_invalid") from None
         if not isinstance(key, rsa.RSAPublicKey):
-            raise UnusableKey("not an RSA public key")
+            raise UnusableKey("not an RSA public key", "rsa_key_invalid")
         if from_cert is not None and from_cert.public_numbers() != key.public_numbers():
-            raise UnusableKey("x5c[0] and n/e hold different keys")
+            raise UnusableKey("x5c[0] and n/e hold different keys", "x5c_key_mismatch")
     elif from_cert is not None:
         key = from_cert
     else:
-        raise UnusableKey("an RSA key needs n/e or x5c")
+        raise UnusableKey("an RSA key needs n/e or x5c", "rsa_members_malformed")
     if key.key_size < MIN_RSA_BITS:
-        raise UnusableKey(f"RSA key of {key.key_size} bits, under {MIN_RSA_BITS}")
+        raise UnusableKey(f"RSA key of {key.key_size} bits, under {MIN_RSA_BITS}", "rsa_key_too_small")
     return key
 
 
@@ -178,77 +207,93 @@ def _ec_key(jwk: Mapping[str, Any]) -> tuple[ec.EllipticCurvePublicKey, str]:
     # A JSON list or object here is malformed input, not a reason to crash the whole key set.
     curve = _JWK_CURVES.get(crv) if isinstance(crv, str) else None
     if curve is None:
-        raise UnusableKey(f"unsupported curve {crv!r}")
+        raise UnusableKey(f"unsupported curve {crv!r}", "unsupported_curve")
     alg = jwk.get("alg")
     if alg is not None and _CURVE_FOR_ALG.get(alg) != curve:
         # Such a key could never verify anything (``SigningKey.accepts``); say so once, here.
-        raise UnusableKey(f"alg {alg} does not use curve {crv}")
+        raise UnusableKey(f"alg {alg} does not use curve {crv}", "alg_curve_mismatch")
     if "d" in jwk:
-        raise UnusableKey("a private key has no place in a public key set")
+        raise UnusableKey("a private key has no place in a public key set", "private_key")
+    if not isinstance(jwk.get("x"), str) or not isinstance(jwk.get("y"), str):
+        raise UnusableKey("x and y must both be base64url strings", "ec_members_malformed")
     try:
         key = ECAlgorithm.from_jwk(dict(jwk))
-    except (InvalidKeyError, ValueError) as exc:
-        raise UnusableKey(f"x/y do not form an EC key: {exc}") from None
+    except (InvalidKeyError, ValueError, TypeError) as exc:
+        raise UnusableKey(f"x/y do not form an EC key: {exc}", "ec_key_invalid") from None
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise UnusableKey("not an EC public key")
+        raise UnusableKey("not an EC public key", "ec_key_invalid")
     from_cert = _certificate_key(jwk)
     if from_cert is not None and (
         not isinstance(from_cert, ec.EllipticCurvePublicKey) or from_cert.public_numbers() != key.public_numbers()
     ):
-        raise UnusableKey("x5c[0] and x/y hold different keys")
+        raise UnusableKey("x5c[0] and x/y hold different keys", "x5c_key_mismatch")
     return key, curve
 
 
 def parse_jwk(jwk: Any) -> SigningKey:
     """One JWK to a ``SigningKey``, or ``UnusableKey`` saying why it is skipped."""
     if not isinstance(jwk, dict):
-        raise UnusableKey("not a JSON object")
+        raise UnusableKey("not a JSON object", "not_an_object")
     kid = jwk.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise UnusableKey("no kid")
+        raise UnusableKey("no kid", "no_kid")
     use = jwk.get("use")
     if use is not None and use != "sig":
-        raise UnusableKey(f"use is {use!r}, not 'sig'")
+        raise UnusableKey(f"use is {_short(use)}, not 'sig'", "not_for_signing")
     key_ops = jwk.get("key_ops")
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        raise UnusableKey("key_ops does not allow 'verify'")
+        raise UnusableKey("key_ops does not allow 'verify'", "not_for_signing")
     alg = jwk.get("alg")
     if alg is not None and (not isinstance(alg, str) or alg not in _ALGORITHMS):
-        raise UnusableKey(f"alg {alg!r} is not one this authorizer verifies")
+        raise UnusableKey(f"alg {_short(alg)} is not one this authorizer verifies", "unsupported_alg")
     issuer = jwk.get("issuer")
     if issuer is not None and not isinstance(issuer, str):
-        raise UnusableKey("issuer is not a string")
+        raise UnusableKey("issuer is not a string", "issuer_malformed")
     kty = jwk.get("kty")
     if kty == "RSA":
         if alg is not None and kty_for_algorithm(alg) != "RSA":
-            raise UnusableKey(f"alg {alg} does not fit an RSA key")
+            raise UnusableKey(f"alg {alg} does not fit an RSA key", "alg_kty_mismatch")
         return SigningKey(kid, "RSA", _rsa_key(jwk), alg, issuer)
     if kty == "EC":
         if alg is not None and kty_for_algorithm(alg) != "EC":
-            raise UnusableKey(f"alg {alg} does not fit an EC key")
+            raise UnusableKey(f"alg {alg} does not fit an EC key", "alg_kty_mismatch")
         key, curve = _ec_key(jwk)
         return SigningKey(kid, "EC", key, alg, issuer, curve)
-    raise UnusableKey(f"unsupported kty {kty!r}")
+    raise UnusableKey(f"unsupported kty {_short(kty)}", "unsupported_kty")
+
+
+def _short(value: Any) -> str:
+    """A JSON member's value for a note, clipped: key sets are third-party input."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def parse_jwks(document: Any) -> KeySet:
-    """A JWKS document to a ``KeySet``; a duplicated ``kid`` keeps neither copy (ambiguous)."""
+    """A JWKS document to a ``KeySet``; a duplicated ``kid`` keeps neither copy (ambiguous).
+
+    Each JWK is parsed on its own: an exception of any kind from one of them (a library meeting a
+    member of the wrong type, say) skips that key only, noted with its ``kid`` and a reason.
+    """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise UnusableKey('a JWKS must be a JSON object with a "keys" list')
+        raise UnusableKey('a JWKS must be a JSON object with a "keys" list', "not_a_jwks")
     keys: dict[str, SigningKey] = {}
-    skipped: list[str] = []
+    skipped: list[SkippedKey] = []
     duplicated: set[str] = set()
     for index, jwk in enumerate(document["keys"]):
+        raw_kid = jwk.get("kid") if isinstance(jwk, dict) else None
+        kid = raw_kid[:256] if isinstance(raw_kid, str) else None
         try:
             key = parse_jwk(jwk)
         except UnusableKey as exc:
-            kid = jwk.get("kid") if isinstance(jwk, dict) else None
-            skipped.append(f"key {index} (kid {kid!r}): {exc}")
+            skipped.append(SkippedKey(index, kid, exc.code, str(exc)))
+            continue
+        except Exception as exc:  # one malformed key must never take the others down
+            skipped.append(SkippedKey(index, kid, "malformed", f"malformed key ({type(exc).__name__})"))
             continue
         if key.kid in keys or key.kid in duplicated:
             duplicated.add(key.kid)
             keys.pop(key.kid, None)
-            skipped.append(f"key {index} (kid {key.kid!r}): kid appears more than once")
+            skipped.append(SkippedKey(index, key.kid, "duplicate_kid", "kid appears more than once"))
             continue
         keys[key.kid] = key
     return KeySet(keys, tuple(skipped))

@@ -52,13 +52,20 @@ def _literal_policy(principal_id: str, route: RouteArn, effect: str, context: di
     return response
 
 
+def nameable(route: RouteArn) -> bool:
+    """Can a policy name exactly this ARN, readable or not? (No ``*``/``?``, at most 512 characters.)"""
+    raw = route.raw
+    return bool(raw) and "*" not in raw and "?" not in raw and len(raw) <= MAX_RESOURCE_ARN_CHARS
+
+
 def exact_resource(route: RouteArn) -> bool:
     """Can a policy name exactly this request's ARN (no ``*``/``?`` in it, at most 512 characters)?"""
-    return route.valid and "*" not in route.raw and "?" not in route.raw and len(route.raw) <= MAX_RESOURCE_ARN_CHARS
+    return route.valid and nameable(route)
 
 
 def _plain(route: RouteArn) -> bool:
-    """Can Powertools name this ARN? (It strips every leading '/' of a resource: '//a' would become '/a'.)"""
+    """Can Powertools name this ARN? (It strips every leading '/' of a resource: '//a' would become '/a';
+    it knows only the seven verbs.) Other exact ARNs are written verbatim."""
     return (
         exact_resource(route)
         and route.method in VERBS
@@ -129,12 +136,25 @@ def _fit(grant: Grant, route: RouteArn) -> Grant:
 def settle(grant: Grant, request: AuthorizationRequest, *, iam: bool) -> tuple[Grant, bool, dict[str, Any]]:
     """The grant fitted to the answer's form, whether this request is permitted, and log fields.
 
-    The decision is taken on the method ARN's verb and path (what a cached policy is matched
-    against), so a cached and a per-request answer can never disagree about the same request.
+    This is the one decision about the request: ``iam_policy`` only renders it, so the policy and
+    the decision line always say the same thing. The decision is taken on the method ARN's verb
+    and path (what a cached policy is matched against), so a cached and a per-request answer can
+    never disagree about the same request. A request whose refusal or permission the policy could
+    not express exactly (an ARN with IAM wildcards in it, an unreadable ARN) is refused, or
+    answered for itself only. A refusal under a cached policy needs no statement of its own: the
+    policy was proved to refuse every route the rules refuse, whatever its method or path text;
+    ``iam_policy`` adds an explicit Deny where the ARN can be named exactly.
     """
     route = request.route
-    method, path = (route.method, route.path) if route.valid else (request.http_method, request.path)
+    method, path = request.http_method, request.path
+    websocket = request.kind is EventKind.WEBSOCKET
     fields: dict[str, Any] = {}
+    if not websocket and not method:
+        # Neither the ARN nor the event names a route: only a grant of everything can say yes.
+        permitted = grant.decision is None and grant.allow_all and (not iam or nameable(route))
+        if grant.decision is not None:
+            fields["route_reason"] = "route_unreadable"
+        return grant, permitted, fields
     if iam:
         if grant.decision is not None and not grant.per_request and not grant.decision.covers(method, path):
             # allRoutesListed promised no such route: the cached policy was proved for listed routes only.
@@ -142,35 +162,43 @@ def settle(grant: Grant, request: AuthorizationRequest, *, iam: bool) -> tuple[G
             fields["route_unlisted"] = True
         grant = fit(grant, route, request.kind)
     permitted = grant.permits(method, path)
-    if grant.decision is None:
-        return grant, permitted, fields
-    if iam and request.kind is not EventKind.WEBSOCKET:
-        fields["route_policy"] = "per_request" if grant.per_request else "cached"
-    if not permitted:
-        fields.update(grant.explain(method, path))
-    elif iam and grant.per_request and route.valid and not exact_resource(route):
+    if iam and not websocket and (not route.valid or grant.per_request) and permitted and not nameable(route):
         permitted = False
         fields["route_reason"] = "arn_not_expressible"
+    if grant.decision is None:
+        return grant, permitted, fields
+    if iam and not websocket:
+        fields["route_policy"] = "per_request" if grant.per_request else "cached"
+    if not permitted and "route_reason" not in fields:
+        fields.update(grant.explain(method, path))
     return grant, permitted, fields
 
 
 def iam_policy(
-    principal_id: str, route: RouteArn, kind: EventKind, grant: Grant, context: dict[str, Any]
+    principal_id: str,
+    route: RouteArn,
+    kind: EventKind,
+    grant: Grant,
+    context: dict[str, Any],
+    *,
+    permitted: bool,
 ) -> dict[str, Any]:
-    """The IAM policy for this caller: valid for every route of the stage unless ``per_request``."""
+    """The IAM policy for this caller, rendering ``settle``'s decision ``permitted``.
+
+    Valid for every route of the stage unless ``grant.per_request`` (or the ARN is unreadable).
+    """
     if not route.valid:
-        permitted = grant.allow_all or grant.permits(route.method, route.path)
-        return _literal_policy(principal_id, route, "Allow" if permitted else "Deny", context)
+        allowed = permitted and nameable(route)
+        return _literal_policy(principal_id, route, "Allow" if allowed else "Deny", context)
     args = (principal_id, route.region, route.account, route.api_id, route.stage)
     if kind is EventKind.WEBSOCKET:
         # The authorizer runs on $connect only; the connection is all the policy governs.
         ws = APIGatewayAuthorizerResponseWebSocket(*args, context=context or None, partition=route.partition)
-        if grant.permits("", route.path):
+        if permitted:
             ws.allow_all_routes()
         else:
             ws.deny_all_routes()
         return ws.asdict()
-    permitted = grant.permits(route.method, route.path)
     policy = APIGatewayAuthorizerResponse(*args, context=context or None, partition=route.partition)
     if grant.per_request:
         if not (permitted and exact_resource(route)):
@@ -185,9 +213,14 @@ def iam_policy(
         policy.allow_all_routes()
     allow_verbatim = _add_statements(policy, "Allow", grant.routes, prefix)
     deny_verbatim = _add_statements(policy, "Deny", grant.denied, prefix)
-    if not permitted and _plain(route):
-        # Refused routes get an explicit Deny (harmless in the cache: the rules refuse this exact route).
-        policy.deny_route(route.method, route.path)
+    if not permitted:
+        # Refused routes get an explicit Deny (harmless in the cache: the rules refuse this exact
+        # route, and the ARN has no wildcard, so the Deny matches nothing else). An ARN with a
+        # wildcard gets none: the proved statements refuse it already.
+        if _plain(route):
+            policy.deny_route(route.method, route.path)
+        elif nameable(route):
+            deny_verbatim.append(route.raw)
     if not grant.allow_all and not grant.routes:
         policy.deny_all_routes()
     response = policy.asdict()

@@ -272,27 +272,45 @@ class Budget:
             raise BudgetExceeded
 
 
-def find(automata: Sequence[Automaton], predicate: Callable[[int], bool], budget: Budget) -> str | None:
-    """A route string ``VERB/path`` on which ``predicate(accepted)`` holds, or ``None`` if none exists.
+# The verb tracker's states while the verb is being read: the text so far while it is a prefix of
+# a standard verb ("" before the first character), or _OTHER_VERB once it cannot become one.
+_OTHER_VERB: Final = "\x00other"
+_VERB_PREFIXES: Final = frozenset(verb[:i] for verb in VERBS for i in range(len(verb) + 1))
 
-    ``accepted`` has bit ``i`` set when ``automata[i]`` matches the string. Every route string of
-    the standard verbs is covered: the search is breadth-first over the product of the automata,
-    and characters that no active position names behave alike, so one stand-in represents them
-    all. A predicate that never returns True visits every reachable state (a scan). Raises
-    ``BudgetExceeded`` when the product grows past the budget.
+
+def _next_verb(head: str, char: str) -> str:
+    if head == _OTHER_VERB:
+        return head
+    grown = head + char
+    return grown if grown in _VERB_PREFIXES else _OTHER_VERB
+
+
+def find(automata: Sequence[Automaton], predicate: Callable[[int, bool], bool], budget: Budget) -> str | None:
+    """A route string ``VERB/path`` on which ``predicate(accepted, standard)`` holds, or ``None``.
+
+    ``accepted`` has bit ``i`` set when ``automata[i]`` matches the string; ``standard`` says whether
+    its verb is one of ``VERBS``. Every route string is covered, whatever its verb: API Gateway puts
+    the request's method in the ARN, and a client may send any method token (``PROPFIND``,
+    ``$connect``...), so the verb is any non-empty text without ``/``. The search is breadth-first
+    over the product of the automata and a small tracker of the verb (a prefix of a standard verb,
+    another verb, or read), and characters that neither an active position nor the tracker names
+    behave alike, so one stand-in represents them all. A predicate that never returns True visits
+    every reachable state (a scan). Raises ``BudgetExceeded`` when the product grows past the
+    budget.
     """
-    named: set[str] = {"/"}
+    named: set[str] = {"/", *"".join(VERBS)}
     for automaton in automata:
         named.update(cls for cls, _ in automaton.tokens if len(cls) == 1)
     other = next(ch for ch in "~!x\x01\ue000" if ch not in named)
-    # A product state lists only the automata still alive: (index, position mask) pairs.
-    State = tuple[tuple[int, int], ...]
+    # A product state: the verb tracker (a str while in the verb, a bool -- standard or not --
+    # after it), and the automata still alive as (index, position mask) pairs.
+    State = tuple[str | bool, tuple[tuple[int, int], ...]]
 
     steps = [a._steps for a in automata]
 
-    def advance(state: State, char: str) -> State:
+    def advance(alive: tuple[tuple[int, int], ...], char: str) -> tuple[tuple[int, int], ...]:
         out = []
-        for i, mask in state:
+        for i, mask in alive:
             following = steps[i].get((mask, char))
             if following is None:
                 following = automata[i].step(mask, char)
@@ -300,34 +318,40 @@ def find(automata: Sequence[Automaton], predicate: Callable[[int], bool], budget
                 out.append((i, following))
         return tuple(out)
 
-    seen: set[State] = set()
-    for verb in VERBS:
-        state: State = tuple((i, a.start) for i, a in enumerate(automata))
-        for char in verb + "/":
-            state = advance(state, char)
-        if state in seen:
-            continue
-        seen.add(state)
-        queue: deque[tuple[State, str]] = deque([(state, verb + "/")])
-        while queue:
-            state, text = queue.popleft()
-            budget.spend(len(state) + 1)
-            accepted = 0
-            chars = {"/", other}
-            for i, mask in state:
-                automaton = automata[i]
-                if mask & automaton.accept:
-                    accepted |= 1 << i
-                chars |= automaton.literals(mask)
-            if predicate(accepted):
+    start: State = ("", tuple((i, a.start) for i, a in enumerate(automata)))
+    seen: set[State] = {start}
+    queue: deque[tuple[State, str]] = deque([(start, "")])
+    while queue:
+        (head, alive), text = queue.popleft()
+        budget.spend(len(alive) + 1)
+        chars = {"/", other}
+        accepted = 0
+        for i, mask in alive:
+            automaton = automata[i]
+            if mask & automaton.accept:
+                accepted |= 1 << i
+            chars |= automaton.literals(mask)
+        if isinstance(head, bool):
+            if predicate(accepted, head):
                 return text
-            if not state:
-                continue
-            for char in sorted(chars):
-                following = advance(state, char)
-                if following not in seen:
-                    seen.add(following)
-                    queue.append((following, text + char))
+            if not alive:
+                continue  # nothing can change any more
+        elif head != _OTHER_VERB:
+            chars.update(verb[len(head)] for verb in VERBS if len(verb) > len(head) and verb.startswith(head))
+        for char in sorted(chars):
+            following_head: str | bool
+            if isinstance(head, bool):
+                following_head = head
+            elif char == "/":
+                if head == "":
+                    continue  # an empty verb: not a route string
+                following_head = head in VERBS
+            else:
+                following_head = _next_verb(head, char)
+            following: State = (following_head, advance(alive, char))
+            if following not in seen:
+                seen.add(following)
+                queue.append((following, text + char))
     return None
 
 

@@ -15,6 +15,10 @@ Semantics, in full in README.md ("Route rules"):
   (in ``groups``), ``{"claim": c, "equals": v}``, ``{"claim": c, "contains": v}``, ``anyOf``,
   ``allOf`` (nestable), and ``"authenticated"`` (any verified caller).
 * WebSocket: rules with path ``$connect`` decide the connection; HTTP rules never apply to it.
+* Methods: a rule names one of the seven verbs of ``routes.VERBS`` or ``ANY`` (any of them). With
+  rules configured, a request with another method (``PROPFIND``, ``$connect``, ``get``...) is
+  refused (``method_not_supported``): no IAM glob can say "any verb but not one spanning ``/``", so
+  only the seven verbs are listed in policies, and the decision refuses what policies cannot allow.
 
 Because API Gateway caches one answer per token for every route, ``grant_for`` computes the IAM
 statements for *all* rules at once, proves them equal to the rules on every method and path
@@ -60,6 +64,9 @@ PROOF_BUDGET: Final = 100_000
 GRANT_CACHE_SIZE: Final = 256
 # The shortest ARN prefix a policy resource can have: arn:aws:execute-api:us-east-1:<12>:<10>/s/
 MIN_ARN_PREFIX: Final = "arn:aws:execute-api:us-east-1:000000000000:0000000000/s/"
+# Every standard verb on the whole stage: what default allow grants before its Denies. Not the
+# stage-wide ``*/*``, which would also allow methods the rules refuse (``method_not_supported``).
+EVERY_VERB: Final[tuple[Statement, ...]] = tuple((verb, "/*") for verb in VERBS)
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
 _DOCUMENT_KEYS = {"default", "allRoutesListed", "rules"}
@@ -237,22 +244,20 @@ class Rule:
             return False
         return self.pattern.regex.fullmatch(path) is not None
 
-    def statements(self, expand: bool) -> list[Statement]:
-        """Allow/Deny statements whose globs cover this rule (``ANY``: ``*``, or every verb)."""
-        assert self.pattern is not None  # noqa: S101 - HTTP rules only
-        if self.method != ANY_METHOD:
-            return [(self.method, self.pattern.glob)]
-        return [(m, self.pattern.glob) for m in (VERBS if expand else ("*",))]
+    def statements(self) -> list[Statement]:
+        """Allow/Deny statements whose globs cover this rule (``ANY``: one per verb).
 
-    def narrowing(self, expand: bool) -> list[Statement]:
-        """Deny candidates for what this rule's globs over-match: ``{param}`` and a ``*`` verb spanning ``/``."""
+        Never a ``*`` verb: IAM's ``*`` spans ``/`` (``*/admin/*`` covers ``GET/x/admin/y``) and any
+        method text, standard or not.
+        """
         assert self.pattern is not None  # noqa: S101 - HTTP rules only
-        out: list[Statement] = []
-        for method, _ in self.statements(expand):
-            out.extend((method, glob) for glob in self.pattern.narrow_globs())
-            if method == "*":
-                out.append(("*", "/*" + self.pattern.glob))
-        return out
+        methods = VERBS if self.method == ANY_METHOD else (self.method,)
+        return [(m, self.pattern.glob) for m in methods]
+
+    def narrowing(self) -> list[Statement]:
+        """Deny candidates for what this rule's globs over-match: a ``{param}`` star spanning ``/`` or empty."""
+        assert self.pattern is not None  # noqa: S101 - HTTP rules only
+        return [(method, glob) for method, _ in self.statements() for glob in self.pattern.narrow_globs()]
 
 
 def _rule(spec: Any, index: int, variable: str) -> Rule:
@@ -314,6 +319,8 @@ class TokenDecision:
         return [rule for rule in self.rules.http_rules if rule.matches(method, path)]
 
     def permits(self, method: str, path: str) -> bool:
+        if method and method not in VERBS:
+            return False  # only the seven verbs can be listed exactly in a policy (module docstring)
         matching = self._matching(method, path)
         if not matching:
             return self.rules.default == "allow"
@@ -324,6 +331,8 @@ class TokenDecision:
 
     def explain(self, method: str, path: str) -> dict[str, Any]:
         """Log fields saying why (method, path) is refused; never any claim value."""
+        if method and method not in VERBS:
+            return {"route_reason": "method_not_supported"}
         matching = self._matching(method, path)
         if not matching:
             return {"route_reason": "no_rule_matches", "route_default": self.rules.default}
@@ -368,28 +377,26 @@ class RouteRules:
         decision = TokenDecision(self, satisfied)
         granted = [r for r in self.http_rules if r.index in satisfied]
         if self.default == "allow" and len(granted) == len(self.http_rules):
-            return Grant(allow_all=True, decision=decision)
+            return Grant(allow_all=False, routes=EVERY_VERB, decision=decision)
         if self.default == "deny" and not granted:
             return Grant(allow_all=False, decision=decision)
         budget = Budget(self.proof_budget)
         try:
-            variants = (False, True) if any(r.method == ANY_METHOD for r in self.http_rules) else (False,)
-            for expand in variants:
-                grant = self._exact_policy(satisfied, expand, budget)
-                if grant is not None:
-                    return replace(grant, decision=decision)
+            grant = self._exact_policy(satisfied, budget)
         except BudgetExceeded:
-            pass
+            grant = None
+        if grant is not None:
+            return replace(grant, decision=decision)
         return Grant(allow_all=False, per_request=True, decision=decision)
 
     # ----- proving a cached policy exact ----------------------------------------------------------
 
-    def _exact_policy(self, satisfied: frozenset[int], expand: bool, budget: Budget) -> Grant | None:
+    def _exact_policy(self, satisfied: frozenset[int], budget: Budget) -> Grant | None:
         """Statements equal to the rules on every route string, or ``None``.
 
-        Candidates: Allow the globs of the granted rules (default deny) or the whole stage
-        (default allow); Deny what those globs over-match (default deny) or the refused rules'
-        globs (default allow). Scans of the product automaton then look for a string that even
+        Candidates: Allow the globs of the granted rules (default deny) or every standard verb on
+        the whole stage (default allow); Deny what those globs over-match (default deny) or the
+        refused rules' globs (default allow). Scans of the product automaton then look for a string that even
         every candidate Deny leaves open (no subset can close it: fail fast), keep the Denies that
         block only over-granted strings, look for any route string where the statements and the
         rules disagree, and finally merge the Allows (drop one another covers).
@@ -401,23 +408,23 @@ class RouteRules:
         granted_bits = sum(1 << i for i, r in enumerate(rules) if r.index in satisfied)
         listed = self.all_routes_listed
 
-        def truth(accepted: int) -> bool:
+        def truth(accepted: int, standard: bool) -> bool:
             matched = accepted & rule_bits
-            return bool(matched & granted_bits) or (allow_default and not matched)
+            return standard and (bool(matched & granted_bits) or (allow_default and not matched))
 
         def outside(accepted: int) -> bool:
             return listed and not accepted & rule_bits
 
         if allow_default:
-            allows: list[Statement] = []
-            denies = _unique(s for r in rules if r.index not in satisfied for s in r.statements(expand))
+            allows: list[Statement] = list(EVERY_VERB)
+            denies = _unique(s for r in rules if r.index not in satisfied for s in r.statements())
         else:
-            allows = _unique(s for r in rules if r.index in satisfied for s in r.statements(expand))
-            candidates = [s for r in rules if r.index in satisfied for s in r.narrowing(expand)]
+            allows = _unique(s for r in rules if r.index in satisfied for s in r.statements())
+            candidates = [s for r in rules if r.index in satisfied for s in r.narrowing()]
             if listed:
-                candidates += [s for r in rules if r.index not in satisfied for s in r.statements(expand)]
+                candidates += [s for r in rules if r.index not in satisfied for s in r.statements()]
             denies = [s for s in _unique(candidates) if s not in allows]
-        if policy_size(MIN_ARN_PREFIX, allow_default, allows, []) > POLICY_BUDGET_BYTES:
+        if policy_size(MIN_ARN_PREFIX, False, allows, []) > POLICY_BUDGET_BYTES:
             return None
 
         def globs(statements: list[Statement]) -> list[Automaton]:
@@ -427,12 +434,17 @@ class RouteRules:
         allow_bits = ((1 << n_allows) - 1) << n_rules
 
         def allowed(accepted: int) -> bool:
-            return allow_default or bool(accepted & allow_bits)
+            return bool(accepted & allow_bits)
 
         all_deny_bits = ((1 << len(denies)) - 1) << (n_rules + n_allows)
 
-        def leaks(accepted: int) -> bool:
-            return not outside(accepted) and allowed(accepted) and not accepted & all_deny_bits and not truth(accepted)
+        def leaks(accepted: int, standard: bool) -> bool:
+            return (
+                not outside(accepted)
+                and allowed(accepted)
+                and not accepted & all_deny_bits
+                and not truth(accepted, standard)
+            )
 
         # Fail fast: a string every candidate Deny misses stays open with any subset of them.
         if find([*self._automata, *globs(allows), *globs(denies)], leaks, budget) is not None:
@@ -443,11 +455,11 @@ class RouteRules:
             blocks_granted = 0
             blocks_excess = 0
 
-            def classify(accepted: int) -> bool:
+            def classify(accepted: int, standard: bool) -> bool:
                 nonlocal blocks_granted, blocks_excess
                 hits = accepted >> first
                 if hits and not outside(accepted):
-                    if truth(accepted):
+                    if truth(accepted, standard):
                         blocks_granted |= hits
                     elif allowed(accepted):
                         blocks_excess |= hits
@@ -457,9 +469,9 @@ class RouteRules:
             denies = [d for i, d in enumerate(denies) if blocks_excess >> i & 1 and not blocks_granted >> i & 1]
         deny_bits = ((1 << len(denies)) - 1) << (n_rules + n_allows)
 
-        def disagrees(accepted: int) -> bool:
+        def disagrees(accepted: int, standard: bool) -> bool:
             policy = allowed(accepted) and not accepted & deny_bits
-            return not outside(accepted) and policy != truth(accepted)
+            return not outside(accepted) and policy != truth(accepted, standard)
 
         if find([*self._automata, *globs(allows), *globs(denies)], disagrees, budget) is not None:
             return None
@@ -470,7 +482,7 @@ class RouteRules:
             offset = n_rules if listed else 0
             escapes = [0] * n  # bit j of escapes[i]: some string matches allow i but not allow j
 
-            def note(accepted: int) -> bool:
+            def note(accepted: int, standard: bool) -> bool:
                 if not outside(accepted):
                     hits = accepted >> offset
                     for i in range(n):
@@ -484,9 +496,9 @@ class RouteRules:
                 if any(j != i and j not in dropped and not escapes[i] >> j & 1 for j in range(n)):
                     dropped.add(i)
             allows = [a for i, a in enumerate(allows) if i not in dropped]
-        if policy_size(MIN_ARN_PREFIX, allow_default, allows, denies) > POLICY_BUDGET_BYTES:
+        if policy_size(MIN_ARN_PREFIX, False, allows, denies) > POLICY_BUDGET_BYTES:
             return None
-        return Grant(allow_all=allow_default, routes=tuple(allows), denied=tuple(denies))
+        return Grant(allow_all=False, routes=tuple(allows), denied=tuple(denies))
 
 
 def _unique(statements: Any) -> list[Statement]:

@@ -5,6 +5,19 @@ things up in configuration, never to widen trust: the issuer is chosen among the
 the algorithm must be allowed by configuration *and* fit the key, and the key comes from the
 issuer's configured key cache. Time is checked last among the cheap checks, after the signature,
 so that a forged token is reported as forged.
+
+Two checks make sure the token is the right *kind* of JWT. Explicit typing (RFC 8725 section
+3.11): a header ``typ``, when present, must be ``JWT`` or ``at+jwt`` (compared as media types are:
+any case, ``application/`` optional); anything else names another kind of JWT
+(``unsupported_token_type``; ``id_token+jwt`` is ``not_access_token``). And ID tokens are refused
+(``not_access_token``) by what marks them: an Entra token without ``azp`` (v2) or ``appid`` (v1),
+which every Entra access token carries; ``at_hash``/``c_hash``; ``nonce`` unless the token carries
+scopes or says it is an access token; Cognito's ``token_use: id``; Keycloak's ``typ: ID`` claim.
+
+Claims the decision uses must have their JSON type: ``iss`` and ``tid`` strings, the audience
+claim a string or a list of strings, every configured principal claim a non-empty string,
+``scp``/``scope`` a string or a list of strings, ``roles``/``groups`` a list of strings (or one
+string). Anything else is ``invalid_claim``: a present but invalid claim never falls back.
 """
 
 from __future__ import annotations
@@ -25,20 +38,86 @@ from .exceptions import (
     KeyMismatchError,
     MalformedTokenError,
     MissingClaimError,
+    NotAccessTokenError,
     TenantNotAllowedError,
     TokenExpiredError,
     TokenIssuedInFutureError,
     TokenNotYetValidError,
     UnsupportedAlgorithmError,
     UnsupportedCriticalHeaderError,
+    UnsupportedTokenTypeError,
     WrongAudienceError,
     WrongIssuerError,
 )
 from .jwks import KeyCache
 from .keys import SigningKey
+from .timefmt import duration, instant
 from .token import ParsedToken, parse_token
 
 _MAX_KID_CHARS = 256
+# Header typ values (as media types, without "application/") of the tokens this function accepts.
+ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
+# typ values that say "ID token" outright (some providers type their ID tokens).
+ID_TOKEN_TYPES = frozenset({"id_token+jwt", "id+jwt", "idtoken+jwt", "id_token"})
+# Claims only OpenID Connect ID tokens carry (OIDC Core sections 2 and 3.3.2.11).
+ID_TOKEN_HASH_CLAIMS = ("at_hash", "c_hash")
+SCOPE_CLAIMS = ("scp", "scope")
+VALUE_LIST_CLAIMS = ("roles", "groups")
+ENTRA_CLIENT_CLAIMS = ("azp", "appid")
+
+
+def media_type(typ: str) -> str:
+    """``typ`` compared as media types are: case-insensitive, the ``application/`` prefix optional."""
+    lowered = typ.lower()
+    return lowered.removeprefix("application/")
+
+
+def check_token_type(header: dict[str, Any]) -> None:
+    """RFC 8725 section 3.11: a typed JWT must be typed as an access token (or plain ``JWT``)."""
+    if "typ" not in header:
+        return
+    typ = header["typ"]
+    if not isinstance(typ, str):
+        raise UnsupportedTokenTypeError("the header's typ must be a string", actual=type(typ).__name__)
+    kind = media_type(typ)
+    if kind in ACCESS_TOKEN_TYPES:
+        return
+    if kind in ID_TOKEN_TYPES:
+        raise NotAccessTokenError("the header's typ says this is an ID token", actual=typ[:60])
+    raise UnsupportedTokenTypeError(
+        "the header's typ names another kind of JWT, not an access token",
+        actual=typ[:60],
+        expected=["JWT", "at+jwt", "application/at+jwt"],
+    )
+
+
+def id_token_markers(header: dict[str, Any], claims: dict[str, Any]) -> list[str]:
+    """What makes this (signed, issuer-chosen) token an ID token; empty for an access token."""
+    markers: list[str] = []
+    if claims.get("token_use") == "id":
+        markers.append("token_use is id (a Cognito ID token)")
+    payload_typ = claims.get("typ")
+    payload_kind = payload_typ.lower() if isinstance(payload_typ, str) else None
+    if payload_kind == "id":
+        markers.append("its typ claim is ID (a Keycloak ID token)")
+    issuer = claims.get("iss")
+    entra_issuer = isinstance(issuer, str) and (entra.is_v1_issuer(issuer) or entra.is_v2_issuer(issuer))
+    if entra_issuer and not any(isinstance(claims.get(n), str) and claims[n] for n in ENTRA_CLIENT_CLAIMS):
+        markers.append("it is an Entra token without azp or appid, which every Entra access token carries")
+    hashes = [name for name in ID_TOKEN_HASH_CLAIMS if name in claims]
+    if hashes:
+        markers.append(f"it carries {', '.join(hashes)} (claims of ID tokens only)")
+    typ = header.get("typ")
+    declared_access = (isinstance(typ, str) and media_type(typ) == "at+jwt") or payload_kind == "bearer"
+    # nonce: ID tokens carry it; some providers (Keycloak before 24) copy it into access tokens too,
+    # which then carry scopes or say what they are.
+    if "nonce" in claims and not declared_access and not any(name in claims for name in SCOPE_CLAIMS):
+        markers.append("it carries a nonce claim and no scopes")
+    return markers
+
+
+def _string_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +164,36 @@ class IssuerVerifier:
         key = self.keys.get(parsed.header["kid"])
         self.check_key(parsed, key)
         self.check_signature(parsed, key)
+        self.check_claim_types(parsed.claims)
+        self.check_token_kind(parsed)
         expires_at = self.check_times(parsed.claims, now)
         self.check_audience(parsed.claims)
         return VerifiedToken(parsed.header, parsed.claims, key, expires_at)
+
+    def check_claim_types(self, claims: dict[str, Any]) -> None:
+        """The claims the decision and the backend's context rely on have their JSON type."""
+        for name in self.settings.principal_claims:
+            if name in claims and not (isinstance(claims[name], str) and claims[name]):
+                raise InvalidClaimError(
+                    f"{name} (a principal claim) must be a non-empty string", actual=type(claims[name]).__name__
+                )
+        for name in SCOPE_CLAIMS:
+            if name in claims and not (isinstance(claims[name], str) or _string_list(claims[name])):
+                raise InvalidClaimError(
+                    f"{name} must be a string or a list of strings", actual=type(claims[name]).__name__
+                )
+        for name in VALUE_LIST_CLAIMS:
+            if name in claims and not (_string_list(claims[name]) or isinstance(claims[name], str)):
+                raise InvalidClaimError(f"{name} must be a list of strings", actual=type(claims[name]).__name__)
+
+    @staticmethod
+    def check_token_kind(parsed: ParsedToken) -> None:
+        """Only access tokens: an ID token says who signed in to a client app, not what may call an API."""
+        markers = id_token_markers(parsed.header, parsed.claims)
+        if markers:
+            raise NotAccessTokenError(
+                "this is an ID token, not an access token: " + "; ".join(markers), actual=markers[0]
+            )
 
     def check_algorithm(self, parsed: ParsedToken) -> None:
         alg = parsed.header["alg"]
@@ -130,17 +236,21 @@ class IssuerVerifier:
             raise MissingClaimError("the token has no exp claim", expected="exp")
         if now >= exp + skew:
             raise TokenExpiredError(
-                f"the token expired {int(now - exp)} s ago", actual=int(exp), expected=f">= {int(now)} - {skew} s"
+                f"the token expired {duration(now - exp)} ago, at {instant(exp)}",
+                actual=int(exp),
+                expected=f">= {int(now)} - {skew} s",
             )
         nbf = _numeric_date(claims, "nbf")
         if nbf is not None and nbf > now + skew:
             raise TokenNotYetValidError(
-                f"the token is not valid for another {int(nbf - now)} s", actual=int(nbf), expected=f"<= {int(now)}"
+                f"the token is not valid for another {duration(nbf - now)}, until {instant(nbf)}",
+                actual=int(nbf),
+                expected=f"<= {int(now)}",
             )
         iat = _numeric_date(claims, "iat")
         if iat is not None and iat > now + skew:
             raise TokenIssuedInFutureError(
-                f"the token claims to be issued {int(iat - now)} s in the future", actual=int(iat)
+                f"the token claims to be issued {duration(iat - now)} in the future, at {instant(iat)}", actual=int(iat)
             )
         return exp + skew
 
@@ -210,6 +320,7 @@ class Verifier:
                 "the header carries a nonce: this is a Microsoft Graph token, which only Graph can "
                 "verify; request a token with this API's scope instead",
             )
+        check_token_type(header)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_CHARS:
             raise MalformedTokenError("the header needs a kid (a short string) to choose the key", expected="kid")
@@ -224,9 +335,14 @@ class Verifier:
         if not isinstance(issuer, str):
             raise InvalidClaimError("iss must be a string", actual=type(issuer).__name__)
         tenant_id = claims.get("tid")
-        for candidate in self.issuers:
-            if candidate.matches(issuer, tenant_id):
-                return candidate
+        if "tid" in claims and not isinstance(tenant_id, str):
+            raise InvalidClaimError("tid must be a string", actual=type(tenant_id).__name__)
+        matching = [candidate for candidate in self.issuers if candidate.matches(issuer, tenant_id)]
+        if matching:
+            # Configuration refuses entries that overlap for an admitted tenant, so at most one of
+            # several candidates admits this tid, whatever the order; if none does, any of them
+            # refuses it the same way (tenant_not_allowed).
+            return next((c for c in matching if c.settings.admits(tenant_id)), matching[0])
         configured = [p for v in self.issuers for p in v.settings.issuers]
         if any(entra.is_template(p) for p in configured) and "tid" not in claims:
             raise MissingClaimError("the issuer is a tenant template, but the token has no tid", expected="tid")

@@ -1,0 +1,47 @@
+"""Times and durations in refusal messages, written for the person reading the log line.
+
+"expired 11520 s ago" makes the reader do arithmetic at the worst moment; "expired 3 hours 12
+minutes ago, at 2026-11-28T10:00:00Z" answers both questions they have (how long, and since when
+in their own clock). Only the two largest units are kept: a refusal needs the size of the gap, not
+its last second.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+_CENTURY = 100 * 365 * 86400
+
+
+def duration(seconds: float) -> str:
+    """``3 days``, ``2 hours 5 minutes``, ``45 seconds``; a negative gap reads as its size."""
+    if not math.isfinite(seconds) or abs(seconds) >= _CENTURY:
+        return "more than 100 years"
+    total = int(abs(seconds))
+    if total < 60:
+        return _plural("second", total)
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return _pair("minute", minutes, "second", secs)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _pair("hour", hours, "minute", minutes)
+    days, hours = divmod(hours, 24)
+    return _pair("day", days, "hour", hours)
+
+
+def _pair(name: str, count: int, finer: str, rest: int) -> str:
+    return f"{_plural(name, count)} {_plural(finer, rest)}" if rest else _plural(name, count)
+
+
+def _plural(name: str, count: int) -> str:
+    return f"{count} {name}" if count == 1 else f"{count} {name}s"
+
+
+def instant(epoch_seconds: float) -> str:
+    """An RFC 3339 UTC time to the second (``2026-11-28T10:00:00Z``), or the number when out of range."""
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch_seconds)))
+    except (OverflowError, OSError, ValueError):
+        return str(epoch_seconds)
