@@ -76,9 +76,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         OBSERVABILITY.decision("error", "internal_error", fields, context, level="error", event=event)
         raise AuthorizerUnavailable("Internal authorizer error") from None
     if decision.permitted:
-        OBSERVABILITY.decision(
-            "allow", "granted", decision.fields, context, encoded=decision.remembered.encoded_fields(), event=event
-        )
+        OBSERVABILITY.decision("allow", "granted", decision.fields, context, encoded=decision.encoded, event=event)
     else:
         OBSERVABILITY.decision(
             "deny",
@@ -86,7 +84,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             decision.fields,
             context,
             level="warning",
-            encoded=decision.remembered.encoded_fields(),
+            encoded=decision.encoded,
             event=event,
         )
     return response

@@ -7,12 +7,14 @@ returns ``Decision`` objects; the handler alone maps them to 401/403/500.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _encode
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .decisions import CachedDecision, DecisionCache
 from .identity import context_of, principal_of
 from .incoming import AuthorizationRequest, EventKind, read_request
+from .logline import dumps as _dumps
 from .responses import iam_policy, settle, simple_response
 from .routes import ALLOW_ALL, Grant
 from .token import ParsedToken
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
     from .revocation_source import RevocationCache
 
 _MAX_DOCUMENTS = 256
+_MAX_ROUTE_MEMBERS = 4096
 
+_NO_FIELDS: dict[str, Any] = {}  # shared: never written to
 _LOGGED_CLAIMS = (("iss", "iss"), ("sub", "sub"), ("tid", "tid"), ("azp", "client_id"), ("appid", "client_id"))
 
 
@@ -43,6 +47,24 @@ def log_fields(parsed: ParsedToken | None, request: AuthorizationRequest | None)
     return fields
 
 
+def token_members(parsed: ParsedToken, principal_claim: str) -> str:
+    """``log_fields(parsed, None)`` plus the principal claim, as JSON members: encoded once per token."""
+    header, claims = parsed.header, parsed.claims
+    kid = header.get("kid")
+    parts = [f'"kid":{_encode(kid[:128])}'] if kid.__class__ is str else []
+    named_client = False
+    for claim, key in _LOGGED_CLAIMS:
+        value = claims.get(claim)
+        if value.__class__ is str:
+            if key == "client_id":
+                if named_client:
+                    continue
+                named_client = True
+            parts.append(f'"{key}":{_encode(value[:256])}')
+    parts.append(f'"principal_claim":{_encode(principal_claim)}')
+    return ",".join(parts)
+
+
 @dataclass(slots=True)
 class Decision:
     request: AuthorizationRequest
@@ -51,7 +73,10 @@ class Decision:
     grant: Grant
     permitted: bool
     context: dict[str, Any]
+    # Fields of the route decision (empty without route rules), and the line's other members
+    # already encoded: where the request went, then what the token said.
     fields: dict[str, Any]
+    encoded: str
     remembered: CachedDecision
 
 
@@ -70,6 +95,7 @@ class Authorizer:
         # Policy documents by (event kind, stage ARN, grant): one per stage and kind of caller, shared
         # by every principal (API Gateway only serializes them; nothing mutates them).
         self._documents: dict[tuple[EventKind, str, int, bool], tuple[Grant, dict[str, Any]]] = {}
+        self._route_json: dict[tuple[EventKind, str, str], str] = {}
 
     def decide(self, event: dict[str, Any]) -> Decision:
         """Verify the event's token (or recall it) and apply the route rules.
@@ -89,11 +115,28 @@ class Authorizer:
             # The handler logs the failure; it needs to know which token it was about.
             exc.log_fields = log_fields(parsed, request)  # type: ignore[attr-defined]
             raise
-        iam = not (request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple")
-        grant, permitted, route_fields = settle(entry.grant, request, iam=iam)
-        # Per-request fields only; the token's own fields are encoded once, in ``remembered``.
-        fields = {"event_type": request.kind.value, "route": request.label, **route_fields}
-        return Decision(request, entry.verified, entry.principal_id, grant, permitted, entry.context, fields, entry)
+        grant = entry.grant
+        if grant is ALLOW_ALL and request.route.valid:
+            # No route rules: every route of a readable ARN is allowed, and the policy is stage-wide.
+            permitted, route_fields = True, _NO_FIELDS
+        else:
+            iam = not (request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple")
+            grant, permitted, route_fields = settle(grant, request, iam=iam)
+        encoded = f"{self._route_members(request)},{entry.token_json}"
+        return Decision(
+            request, entry.verified, entry.principal_id, grant, permitted, entry.context, route_fields, encoded, entry
+        )
+
+    def _route_members(self, request: AuthorizationRequest) -> str:
+        """``"event_type":...,"route":...`` for this request, encoded once per event kind and route."""
+        key = (request.kind, request.http_method, request.path)
+        members = self._route_json.get(key)
+        if members is None:
+            members = _dumps({"event_type": request.kind.value, "route": request.label})[1:-1]
+            if len(self._route_json) >= _MAX_ROUTE_MEMBERS:
+                self._route_json.clear()
+            self._route_json[key] = members
+        return members
 
     def _verify(self, token: str, parsed: ParsedToken, now: float) -> CachedDecision:
         issuer = self.verifier.select(parsed)
@@ -101,8 +144,6 @@ class Authorizer:
         settings = issuer.settings
         principal_id, principal_claim = principal_of(verified.claims, settings.principal_claims)
         rules = settings.route_rules
-        token_fields = log_fields(parsed, None)
-        token_fields["principal_claim"] = principal_claim
         entry = CachedDecision(
             issuer=issuer,
             verified=verified,
@@ -111,7 +152,7 @@ class Authorizer:
             principal_id=principal_id,
             grant=rules.grant_for(verified.claims) if rules is not None else ALLOW_ALL,
             context=context_of(verified.claims, settings.context_claims),
-            token_fields=token_fields,
+            token_json=token_members(parsed, principal_claim),
         )
         self.decisions.put(token, entry)
         return entry

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .keys import SigningKey
-from .logline import dumps as _dumps
 from .routes import Grant
 from .verifier import IssuerVerifier, VerifiedToken
 
@@ -39,16 +38,10 @@ class CachedDecision:
     principal_id: str
     grant: Grant
     context: dict[str, Any]
-    token_fields: dict[str, Any]
-    token_json: str = ""
+    # The token's log members, encoded once as JSON members without braces (``kid``, ``iss``...).
+    token_json: str
     # The revocation list this success was last checked against (``revoking.RevokingDecisionCache``).
     revocations: RevocationList | None = None
-
-    def encoded_fields(self) -> str:
-        """The token's log fields as JSON members (no braces), encoded once per token."""
-        if not self.token_json and self.token_fields:
-            self.token_json = _dumps(self.token_fields)[1:-1]
-        return self.token_json
 
     @property
     def key(self) -> SigningKey:
