@@ -617,7 +617,7 @@ def main() -> None:
     )
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     material_path = scratch / "material.json"
-    material = Material.mint(args.rounds * args.batch + 2)
+    material = Material.mint(max(args.rounds * args.batch, args.calls) + 2)
     material.save(material_path)
 
     figures: dict[str, list[float]] = {}

@@ -23,7 +23,6 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerEventV2,
     APIGatewayAuthorizerRequestEvent,
-    APIGatewayAuthorizerTokenEvent,
 )
 
 from .exceptions import MalformedAuthorizationError, MalformedEventError, MissingTokenError
@@ -163,6 +162,11 @@ def _parse_arn(arn: str, websocket: bool) -> RouteArn:
 
 def bearer_token(value: str | None) -> str:
     """The token of an ``Authorization: Bearer`` value, or a typed authentication failure."""
+    if value.__class__ is str and value[:7] == "Bearer ":
+        # The usual spelling: what the full reading below would return when the rest is one token.
+        token = value[7:]
+        if is_b64token(token):
+            return token
     if value is None or not value.strip():
         raise MissingTokenError("no Authorization header (or it is empty)")
     stripped = value.strip(" ")
@@ -276,11 +280,15 @@ def _http_route(route: RouteArn, method: Any, path: Any) -> tuple[str, str]:
 
 def _read(event: dict[str, Any], websocket_query_parameter: str) -> AuthorizationRequest:
     if event.get("type") == "TOKEN":
-        token_event = APIGatewayAuthorizerTokenEvent(event)
-        route = parse_arn(token_event.method_arn)
-        _refuse_mixed("REST TOKEN", False, route.connect)
+        # The event has exactly type, authorizationToken and methodArn (what
+        # APIGatewayAuthorizerTokenEvent reads, without building it on every call).
+        route = parse_arn(event["methodArn"])
+        if route.connect:
+            _refuse_mixed("REST TOKEN", False, True)
         token = bearer_token(event.get("authorizationToken"))
-        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, *_http_route(route, None, None))
+        if route.valid:
+            return AuthorizationRequest(EventKind.REST_TOKEN, token, route, route.method, route.path)
+        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, "", "")
     if event.get("version") == "2.0":
         v2 = APIGatewayAuthorizerEventV2(event)
         route = parse_arn(v2.route_arn)
