@@ -21,14 +21,16 @@ from .exceptions import MalformedTokenError, TokenTooLargeError
 
 _TO_STD_B64 = bytes.maketrans(b"-_", b"+/")
 # The last character of a segment whose length is 2 or 3 (mod 4) carries 4 or 2 unused bits, which
-# must be zero: otherwise several spellings decode to the same bytes.
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_CANONICAL_LAST = {2: frozenset(_ALPHABET[::16]), 3: frozenset(_ALPHABET[::4])}
+# must be zero: otherwise several spellings decode to the same bytes. (Byte values of the standard
+# alphabet, which segments are translated to before decoding.)
+_STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_CANONICAL_LAST = {2: frozenset(_STD_ALPHABET[::16]), 3: frozenset(_STD_ALPHABET[::4])}
 _PADDING = (b"", b"", b"==", b"=")
-# Deeper JSON than this is refused before it is parsed: no claim needs it, and without a bound the
-# depth a parser accepts differs between Python versions (3.13's json parses thousands of levels).
+# Deeper JSON than this is refused: no claim needs it, and without a bound the depth accepted
+# would differ between Python versions (3.11's json stops near 1,000 levels, 3.13's parses on).
 MAX_JSON_DEPTH = 128
 _MAX_HEADERS = 256
+_CONTAINERS = (dict, list)
 
 
 def _reject_constant(name: str) -> Any:
@@ -50,43 +52,40 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_re
 _scan: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
-def b64url_decode(segment: str) -> bytes:
-    """Decode one unpadded base64url segment, refusing non-canonical spellings."""
+def _decode_std(segment: bytes) -> bytes:
+    """Decode one unpadded segment already translated to the standard alphabet, canonically."""
     remainder = len(segment) % 4
     if remainder == 1:
         raise ValueError("impossible base64url length")
     if remainder and segment[-1] not in _CANONICAL_LAST[remainder]:
         raise ValueError("non-canonical base64url (unused bits set)")
-    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STD_B64) + _PADDING[remainder], strict_mode=True)
+    return binascii.a2b_base64(segment + _PADDING[remainder], strict_mode=True)
 
 
-def _depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in ``text`` (brackets inside strings ignored)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
+def b64url_decode(segment: str) -> bytes:
+    """Decode one unpadded base64url segment, refusing non-canonical spellings."""
+    raw = segment.encode("ascii")
+    if b"+" in raw or b"/" in raw or b"=" in raw:
+        raise ValueError("characters outside base64url")
+    return _decode_std(raw.translate(_TO_STD_B64))
 
 
-def _json_object(segment: str, what: str) -> dict[str, Any]:
+def _too_deep(value: Any) -> bool:
+    """Is a parsed object nested deeper than ``MAX_JSON_DEPTH``? (No recursion: it may be deep.)"""
+    stack = [(item, 2) for item in value.values() if item.__class__ in _CONTAINERS]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        children = item.values() if item.__class__ is dict else item
+        stack.extend((child, depth + 1) for child in children if child.__class__ in _CONTAINERS)
+    return False
+
+
+def _json_object(segment: bytes, what: str) -> dict[str, Any]:
+    """One JSON object from a translated segment; ``MalformedTokenError`` for anything else."""
     try:
-        text = b64url_decode(segment).decode("utf-8")
-        if text.count("{") + text.count("[") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
-            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        text = _decode_std(segment).decode("utf-8")
         try:
             value, end = _scan(text, 0)
         except StopIteration:
@@ -97,6 +96,8 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
         raise MalformedTokenError(f"the {what} is not valid base64url JSON: {exc}") from None
     if value.__class__ is not dict:
         raise MalformedTokenError(f"the {what} is not a JSON object")
+    if _too_deep(value):
+        raise MalformedTokenError(f"the {what} is not valid base64url JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     return value
 
 
@@ -123,7 +124,7 @@ def parse_token(
     max_bytes: int,
     *,
     check_header: HeaderCheck | None = None,
-    headers: dict[str, dict[str, Any]] | None = None,
+    headers: dict[bytes, dict[str, Any]] | None = None,
 ) -> ParsedToken:
     """Split and decode a compact JWS, or raise ``MalformedTokenError``/``TokenTooLargeError``.
 
@@ -133,30 +134,36 @@ def parse_token(
     """
     if len(token) > max_bytes:
         raise TokenTooLargeError("the token is larger than MAX_TOKEN_BYTES", actual=len(token), expected=max_bytes)
-    segments = token.split(".")
-    if len(segments) != 3 or not (segments[0] and segments[1] and segments[2]):
+    # Bytes from here on: encoded once, translated to the standard alphabet once, sliced.
+    try:
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedTokenError("the token has characters outside base64url", actual="non-ASCII characters") from None
+    first = raw.find(b".")
+    second = raw.find(b".", first + 1) if first > 0 else -1
+    if first <= 0 or second <= first + 1 or second == len(raw) - 1 or raw.find(b".", second + 1) != -1:
         raise MalformedTokenError(
             "a token must be three non-empty base64url segments separated by dots",
-            actual=f"{len(segments)} segment(s)",
+            actual=f"{raw.count(b'.') + 1} segment(s)",
         )
     # The standard alphabet's extra characters and padding are not base64url; every other stray
-    # character is refused by the strict decoder (three C-level scans of the token in all).
-    if "+" in token or "/" in token or "=" in token:
+    # character is refused by the strict decoder.
+    if b"+" in raw or b"/" in raw or b"=" in raw:
         raise MalformedTokenError("a segment has characters outside base64url", actual="characters outside base64url")
-    header_b64, payload_b64, signature_b64 = segments
-    header = headers.get(header_b64) if headers is not None else None
+    std = raw.translate(_TO_STD_B64)
+    header_key = raw[:first]
+    header = headers.get(header_key) if headers is not None else None
     if header is None:
-        header = _json_object(header_b64, "header")
+        header = _json_object(std[:first], "header")
         if check_header is not None:
             check_header(header)
         if headers is not None:
             if len(headers) >= _MAX_HEADERS:
                 headers.clear()  # a flood of distinct headers costs what parsing them costs, no more
-            headers[header_b64] = header
-    claims = _json_object(payload_b64, "payload")
+            headers[header_key] = header
+    claims = _json_object(std[first + 1 : second], "payload")
     try:
-        signature = b64url_decode(signature_b64)
+        signature = _decode_std(std[second + 1 :])
     except (ValueError, binascii.Error) as exc:
         raise MalformedTokenError(f"the signature is not valid base64url: {exc}") from None
-    signing_input = token[: len(header_b64) + len(payload_b64) + 1].encode("ascii")
-    return ParsedToken(header, claims, signing_input, signature)
+    return ParsedToken(header, claims, raw[:second], signature)

@@ -363,7 +363,7 @@ class Verifier:
         self.issuers = issuers
         self.max_token_bytes = max_token_bytes
         self._clock = clock
-        self._headers: dict[str, dict[str, Any]] = {}
+        self._headers: dict[bytes, dict[str, Any]] = {}
         # Exact issuers -> the entries naming them (several only when their tenant lists differ);
         # tenant templates are matched one by one.
         self._exact: dict[str, list[IssuerVerifier]] = {}
