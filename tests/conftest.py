@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -42,3 +43,21 @@ def load_app(idp: IdentityProvider, signer: KeyPair, monkeypatch: pytest.MonkeyP
         return cold_start(env_for(idp, **env))
 
     return load
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line for every skip, grouped by reason (``-rs`` would print a line per skipped test).
+
+    Most skips have one cause, e.g. ``../shared/entra-fixtures`` absent in a user's clone, or the
+    ``sam local`` tests without ``SAM_LOCAL=1``: fifty identical lines hid the failures.
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: Counter[str] = Counter()
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    groups = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common())
+    terminalreporter.write_line(f"{len(skipped)} skipped: {groups}", yellow=True)
