@@ -28,6 +28,7 @@ RUNTIME := $(VENV)/.runtime
 TEST := $(VENV)/.test
 LINT := $(VENV)/.lint
 LOCK := $(VENV)/.lock
+SAM_TOOLS := $(VENV)/.sam-tools
 SAM_INSTALLED := $(if $(filter $(SAM_VENV)/bin/sam,$(SAM_CLI)),$(SAM_VENV)/.installed)
 
 .DEFAULT_GOAL := help
@@ -37,7 +38,7 @@ help:  ## list the targets (this text)
 	@echo "usage: make TARGET [VARIABLE=value ...]"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/\1|\2/' \
 		| awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
-	@echo "variables: EVENT, ENV_FILE, SAM=1, ARCH=arm64|x86_64, SAM_CLI, SAM_LOCAL_ARGS, PORT, PYTHON, VENV"
+	@echo "variables: EVENT, ENV_FILE, SAM=1, ARCH=arm64|x86_64, SAM_CLI, SAM_LOCAL_ARGS, PORT, API, PYTHON, VENV"
 	@echo "more: docs/local-testing.md"
 
 # ----- installs ---------------------------------------------------------------------------------
@@ -60,6 +61,10 @@ $(LINT): $(RUNTIME)
 
 $(LOCK): $(RUNTIME)
 	$(PIP_INSTALL) uv
+	@touch $@
+
+$(SAM_TOOLS): $(RUNTIME)
+	$(PIP_INSTALL) pyyaml
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.txt
@@ -99,13 +104,11 @@ lock: $(LOCK)  ## refresh the pinned versions in requirements/ (uv pip compile; 
 sam-build: $(SAM_INSTALLED)  ## sam build for ARCH (the package in .aws-sam/build)
 	$(SAM_CLI) build --build-in-source --parameter-overrides '$(SAM_PARAMETERS) CreateExampleApi=true'
 
-start-api: sam-build  ## serve the example REST and HTTP APIs on 127.0.0.1:PORT with sam local start-api
-	@echo "note: under sam local start-api an authorizer's Unauthorized answers 502; API Gateway answers 401."
-	@echo "      Deny answers 403 and a missing Authorization header 401, as in API Gateway."
-	$(SAM_CLI) local start-api --env-vars $(ENV_FILE) --host 127.0.0.1 --port $(PORT) \
-		--parameter-overrides '$(SAM_PARAMETERS) CreateExampleApi=true' $(SAM_LOCAL_ARGS)
+start-api: sam-build $(SAM_TOOLS)  ## serve the example REST API on 127.0.0.1:PORT, the HTTP API on PORT+1 (API=rest|http: one)
+	$(BIN)/python scripts/start_api.py --port $(PORT) --env-file $(ENV_FILE) --api $(or $(API),both) \
+		--parameter-overrides '$(SAM_PARAMETERS) CreateExampleApi=true'
 
-test-sam: $(TEST) $(SAM_INSTALLED)  ## the sam local integration tests (tests/integration, SAM_LOCAL=1)
+test-sam: $(TEST) $(SAM_TOOLS) $(SAM_INSTALLED)  ## the sam local integration tests (tests/integration, SAM_LOCAL=1)
 	SAM_LOCAL=1 $(BIN)/python -m pytest tests/integration
 
 clean:  ## remove the virtual environments, caches and build output
