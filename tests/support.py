@@ -507,6 +507,18 @@ def preserved_environ() -> Any:
     return restore()
 
 
+# Sample events in events/ are named after what API Gateway makes of them.
+REFUSED_EVENT_WORDS = ("expired", "wrong-audience", "graph-token", "no-bearer", "missing-token")
+
+
+def promised_outcome(event_name: str) -> str:
+    """``"401"`` or ``"allow"``: the outcome an ``events/`` file's name promises."""
+    if any(word in event_name for word in REFUSED_EVENT_WORDS):
+        return "401"
+    assert "allow" in event_name, f"{event_name}: name each event after its outcome"
+    return "allow"
+
+
 def log_lines_of(captured: str) -> list[dict[str, Any]]:
     """The JSON log lines in captured stdout."""
     return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]

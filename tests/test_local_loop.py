@@ -13,26 +13,18 @@ from typing import Any
 import pytest
 
 from appload import cold_start
-from support import LambdaContext
+from support import LambdaContext, promised_outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = sorted(p for p in (ROOT / "events").glob("*.json") if p.name != "env.json")
 ENV = {k: str(v) for k, v in json.loads((ROOT / "events" / "env.json").read_text())["AuthorizerFunction"].items()}
-REFUSED = ("expired", "wrong-audience", "graph-token", "no-bearer", "missing-token")
-
-
-def expected_outcome(name: str) -> str:
-    if any(word in name for word in REFUSED):
-        return "401"
-    assert "allow" in name, f"{name}: name each event after its outcome"
-    return "allow"
 
 
 @pytest.mark.parametrize("event_file", EVENTS, ids=lambda p: p.stem)
 def test_every_sample_event_gets_the_answer_its_name_promises(event_file: Path) -> None:
     module = cold_start(ENV)
     event: dict[str, Any] = json.loads(event_file.read_text())
-    if expected_outcome(event_file.stem) == "401":
+    if promised_outcome(event_file.stem) == "401":
         with pytest.raises(Exception, match=r"^Unauthorized$"):
             module.lambda_handler(event, LambdaContext())
         return
