@@ -36,7 +36,7 @@ LAMBDA_PYTHON_BIN ?= $(eval LAMBDA_PYTHON_BIN := $(shell { \
 build-AuthorizerFunction:  ## (sam build) the function package in ARTIFACTS_DIR for ARCH: locked wheels, code, bytecode
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or pass ARTIFACTS_DIR=folder)"; exit 2; }
 	@test -f "$(LAMBDA_REQUIREMENTS)" || { echo "$(LAMBDA_REQUIREMENTS) does not exist: LAMBDA_EXTRAS=$(LAMBDA_EXTRAS) has no lock file (see scripts/lock.py)"; exit 2; }
-	$(PIP) install --quiet --disable-pip-version-check --no-compile --no-deps --require-hashes \
+	$(PIP) install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile --no-deps --require-hashes \
 		--target "$(ARTIFACTS_DIR)" --platform $(LAMBDA_PLATFORM) \
 		--implementation cp --python-version $(LAMBDA_PYTHON) --only-binary=:all: \
 		--upgrade -r "$(LAMBDA_REQUIREMENTS)"
