@@ -102,6 +102,7 @@ lock: $(LOCK)  ## refresh the pinned versions in requirements/ (uv pip compile; 
 # ----- sam local (a container runtime; on these machines ../shared/samlocal, docs/local-testing.md) --
 
 sam-build: $(SAM_INSTALLED)  ## sam build for ARCH (the package in .aws-sam/build)
+	$(CHECK_ARCH)
 	$(SAM_CLI) build --build-in-source --parameter-overrides '$(SAM_PARAMETERS) CreateExampleApi=true'
 
 start-api: sam-build $(SAM_TOOLS)  ## serve the example REST API on 127.0.0.1:PORT, the HTTP API on PORT+1 (API=rest|http: one)

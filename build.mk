@@ -7,9 +7,8 @@
 #   ARCH=x86_64 sam build             # x86_64 wheels (the template's Architecture=x86_64); default arm64
 #   LAMBDA_EXTRAS=tracing sam build   # also ship aws-xray-sdk (requirements/lambda-tracing.txt)
 ARCH ?= arm64
-ifeq ($(filter $(ARCH),arm64 x86_64),)
-$(error ARCH must be arm64 or x86_64 (the template's Architecture), not "$(ARCH)")
-endif
+# Checked by the targets that use it (an unrelated ARCH in the environment must not break `make help`).
+CHECK_ARCH = @case "$(ARCH)" in arm64|x86_64) ;; *) echo "ARCH must be arm64 or x86_64 (the template's Architecture), not \"$(ARCH)\""; exit 2;; esac
 LAMBDA_PLATFORM ?= $(if $(filter x86_64,$(ARCH)),manylinux2014_x86_64,manylinux2014_aarch64)
 LAMBDA_PYTHON ?= 3.13
 LAMBDA_EXTRAS ?=
@@ -34,6 +33,7 @@ LAMBDA_PYTHON_BIN ?= $(eval LAMBDA_PYTHON_BIN := $(shell { \
 .PHONY: build-AuthorizerFunction build-EchoFunction lambda-python
 
 build-AuthorizerFunction:  ## (sam build) the function package in ARTIFACTS_DIR for ARCH: locked wheels, code, bytecode
+	$(CHECK_ARCH)
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it (or pass ARTIFACTS_DIR=folder)"; exit 2; }
 	@test -f "$(LAMBDA_REQUIREMENTS)" || { echo "$(LAMBDA_REQUIREMENTS) does not exist: LAMBDA_EXTRAS=$(LAMBDA_EXTRAS) has no lock file (see scripts/lock.py)"; exit 2; }
 	$(PIP) install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile --no-deps --require-hashes \
