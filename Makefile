@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 EVENT ?= events/rest-token-allow.json
 ENV_FILE ?= events/env.json
 PORT ?= 3000
+# make test: pytest-xdist workers (0 = one process, as a plain `pytest` run). Each takes whole test
+# files (--dist loadfile), so a module's fixtures and order stay as they are.
+TEST_WORKERS ?= 2
 # The sam targets: ARCH is the template's Architecture (arm64, or x86_64 to run natively on an
 # x86_64 machine), SAM_CLI the `sam` to run (default: AWS SAM CLI pinned in requirements/sam.txt,
 # installed into SAM_VENV), SAM_LOCAL_ARGS extra arguments for `sam local invoke` / `start-api`.
@@ -38,7 +41,7 @@ help:  ## list the targets (this text)
 	@echo "usage: make TARGET [VARIABLE=value ...]"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/\1|\2/' \
 		| awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
-	@echo "variables: EVENT, ENV_FILE, SAM=1, ARCH=arm64|x86_64, SAM_CLI, SAM_LOCAL_ARGS, PORT, API, PYTHON, VENV"
+	@echo "variables: EVENT, ENV_FILE, SAM=1, ARCH=arm64|x86_64, SAM_CLI, SAM_LOCAL_ARGS, PORT, API, TEST_WORKERS, PYTHON, VENV"
 	@echo "more: docs/local-testing.md"
 
 # ----- installs ---------------------------------------------------------------------------------
@@ -84,7 +87,7 @@ invoke: $(RUNTIME) $(if $(SAM),sam-build)  ## run the authorizer on EVENT with E
 # imports the package again, and pytest rewrites every test module's asserts; without the caches
 # each of them compiles everything anew (about 10 % of the suite). __pycache__ is git-ignored.
 test: $(TEST)  ## run the test suite (the sam local tests too with SAM_LOCAL=1: see test-sam)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(LINT) $(SAM_INSTALLED)  ## ruff, ruff format, mypy, cfn-lint and sam validate --lint
 	$(BIN)/ruff check src tests scripts
