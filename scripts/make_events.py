@@ -2,11 +2,16 @@
 
 Run by ``make events``. The tokens are signed with the DEVELOPMENT-ONLY key in
 ``events/dev-issuer/private-key.pem`` (see the README there): anyone can read that key, so a
-deployment must never trust its issuer. Everything written is deterministic except the tokens'
-``iat``/``nbf`` timestamps (pass ``--now`` to pin them as well).
+deployment must never trust its issuer.
+
+Everything written is deterministic (RS256 signatures are too) but the valid tokens' ``iat`` and
+``nbf``: they are the time of the last minting, kept while the committed valid token still verifies
+with the committed key, so a second run leaves no diff. A new key, or tokens that no longer verify,
+mint at the current time; ``--now`` chooses the time.
 
     .venv/bin/python scripts/make_events.py            # re-mint with the committed key
     .venv/bin/python scripts/make_events.py --new-key  # replace the development key pair
+    .venv/bin/python scripts/make_events.py --out /tmp/events   # write elsewhere (the key stays)
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -73,6 +79,18 @@ def load_or_create_key(new_key: bool) -> rsa.RSAPrivateKey:
     if not isinstance(loaded, rsa.RSAPrivateKey):
         raise SystemExit(f"{PRIVATE_KEY_FILE} is not an RSA private key")
     return loaded
+
+
+def minted_at(key: rsa.RSAPrivateKey) -> int | None:
+    """``iat`` of the committed valid token while it verifies with ``key``, else None."""
+    try:
+        event = json.loads((EVENTS / "rest-token-allow.json").read_text(encoding="utf-8"))
+        token = event["authorizationToken"].removeprefix("Bearer ")
+        claims = jwt.decode(token, key.public_key(), algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
+    except (OSError, ValueError, KeyError, AttributeError, jwt.PyJWTError):
+        return None
+    issued = claims.get("iat")
+    return issued if isinstance(issued, int) and issued <= time.time() else None
 
 
 def public_jwks(key: rsa.RSAPrivateKey) -> dict[str, Any]:
@@ -295,13 +313,17 @@ def write_json(path: Path, document: Any) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--new-key", action="store_true", help="replace the development key pair")
-    parser.add_argument("--now", type=int, help="iat/nbf of the valid tokens (default: now)")
+    parser.add_argument("--now", type=int, help="iat/nbf of the valid tokens (default: kept, else now)")
+    parser.add_argument("--out", type=Path, default=EVENTS, help="folder to write (default: events/)")
     args = parser.parse_args()
 
-    now = int(time.time()) if args.now is None else args.now
     key = load_or_create_key(args.new_key)
+    now = args.now if args.now is not None else (None if args.new_key else minted_at(key))
+    now = int(time.time()) if now is None else now
+    out: Path = args.out.resolve()
+    (out / JWKS_FILE.parent.name).mkdir(parents=True, exist_ok=True)
     jwks = public_jwks(key)
-    write_json(JWKS_FILE, jwks)
+    write_json(out / JWKS_FILE.relative_to(EVENTS), jwks)
 
     issuer = DevIssuer(key, KID, ISSUER, AUDIENCE)
     valid = mint(issuer, now)
@@ -324,10 +346,10 @@ def main() -> None:
         "websocket-connect-allow.json": websocket_connect_event(valid),
     }
     for name, event in events.items():
-        write_json(EVENTS / name, copy.deepcopy(event))
+        write_json(out / name, copy.deepcopy(event))
 
     write_json(
-        EVENTS / "env.json",
+        out / "env.json",
         {
             "AuthorizerFunction": {
                 "ISSUER": ISSUER,
@@ -339,8 +361,8 @@ def main() -> None:
             }
         },
     )
-    where = EVENTS.relative_to(ROOT)
-    print(f"wrote {len(events)} events, env.json and dev-issuer/jwks.json in {where}/")
+    where = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"wrote {len(events)} events, env.json and dev-issuer/jwks.json in {where}/ (tokens issued at {now})")
 
 
 if __name__ == "__main__":

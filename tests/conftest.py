@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -42,3 +44,40 @@ def load_app(idp: IdentityProvider, signer: KeyPair, monkeypatch: pytest.MonkeyP
         return cold_start(env_for(idp, **env))
 
     return load
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line for every skip, grouped by reason (``-rs`` would print a line per skipped test).
+
+    Most skips have one cause, e.g. ``../shared/entra-fixtures`` absent in a user's clone, or the
+    ``sam local`` tests without ``SAM_LOCAL=1``: fifty identical lines hid the failures.
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: Counter[str] = Counter()
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    groups = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common())
+    terminalreporter.write_line(f"{len(skipped)} skipped: {groups}", yellow=True)
+
+
+# Known failures on Python 3.13, the Lambda runtime's, which CI runs since issue 15. They are strict:
+# once the code is fixed they pass, strict xfail turns that into a failure, and the entry goes.
+KNOWN_ON_PYTHON_313 = {
+    # token.py counts on RecursionError for deep JSON; 3.13's json parses 5,000 levels (not 100,000),
+    # so the token gets as far as the claim checks (missing_claim, still a 401). Needs an explicit
+    # nesting limit in the token parser.
+    "tests/test_attacks.py::TestEncodingGames::test_deeply_nested_payload[2000]",
+    "tests/test_attacks.py::TestEncodingGames::test_deeply_nested_payload[5000]",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if sys.version_info < (3, 13):
+        return
+    for item in items:
+        if item.nodeid in KNOWN_ON_PYTHON_313:
+            item.add_marker(pytest.mark.xfail(reason="known on Python 3.13: see tests/conftest.py", strict=True))

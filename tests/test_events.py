@@ -230,3 +230,20 @@ def test_every_variable_is_in_the_template_and_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     assert sorted(n for n in names if f"{n}:" not in environment) == []
     assert sorted(n for n in names if f"`{n}`" not in readme and f"`{n} " not in readme) == []
+
+
+def test_make_events_leaves_no_diff_while_the_tokens_are_valid(tmp_path: Path) -> None:
+    """`make events` re-mints with the committed key and issue time: byte for byte the same files."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "scripts/make_events.py", "--out", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.json"))
+    assert written == sorted(p.relative_to(EVENTS) for p in EVENTS.rglob("*.json"))
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (EVENTS / name).read_bytes(), name
