@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .decisions import CachedDecision, DecisionCache
+from .exceptions import MalformedTokenError, TokenTooLargeError
 from .identity import context_of, principal_of
-from .incoming import AuthorizationRequest, EventKind, read_request
+from .incoming import AuthorizationRequest, EventKind, check_token_syntax, read_request
 from .logline import dumps as _dumps
 from .responses import iam_policy, settle, simple_response
 from .routes import ALLOW_ALL, Grant
@@ -109,7 +110,12 @@ class Authorizer:
             now = self.verifier.now()
             entry = self.decisions.get(request.token, now)
             if entry is None:
-                parsed = self.verifier.parse(request.token)
+                try:
+                    parsed = self.verifier.parse(request.token)
+                except (MalformedTokenError, TokenTooLargeError):
+                    if not request.checked:
+                        check_token_syntax(request.token)  # not even a b64token: say that instead
+                    raise
                 entry = self._verify(request.token, parsed, now)
         except Exception as exc:
             # The handler logs the failure; it needs to know which token it was about.

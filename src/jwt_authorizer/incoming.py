@@ -105,6 +105,8 @@ class AuthorizationRequest:
     route: RouteArn
     http_method: str
     path: str
+    # False when the token's b64token syntax is still to be checked (``bearer_value``).
+    checked: bool = True
 
     @property
     def label(self) -> str:
@@ -162,11 +164,6 @@ def _parse_arn(arn: str, websocket: bool) -> RouteArn:
 
 def bearer_token(value: str | None) -> str:
     """The token of an ``Authorization: Bearer`` value, or a typed authentication failure."""
-    if value.__class__ is str and value[:7] == "Bearer ":
-        # The usual spelling: what the full reading below would return when the rest is one token.
-        token = value[7:]
-        if is_b64token(token):
-            return token
     if value is None or not value.strip():
         raise MissingTokenError("no Authorization header (or it is empty)")
     stripped = value.strip(" ")
@@ -177,11 +174,33 @@ def bearer_token(value: str | None) -> str:
             raise MalformedAuthorizationError(
                 "the Authorization scheme is not Bearer", actual=KNOWN_SCHEMES.get(scheme.lower())
             )
-        raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
+        raise MalformedAuthorizationError(_SYNTAX_ERROR)
     token = stripped[7:]
     if not is_b64token(token):
-        raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
+        raise MalformedAuthorizationError(_SYNTAX_ERROR)
     return token
+
+
+_SYNTAX_ERROR = "the Authorization header must be 'Bearer' and exactly one token"
+
+
+def bearer_value(value: str | None) -> tuple[str, bool]:
+    """``(token, checked)``: ``bearer_token(value)``, or the usual spelling read at once, unchecked.
+
+    For ``Bearer <text>`` (no trailing space) the token is ``<text>`` if it is one at all; its
+    b64token syntax is then left to ``check_token_syntax``, called only when the token fails to
+    parse: a token that parses as a JWS is a b64token (base64url and dots), and one that is
+    remembered as verified was parsed before. Either way the answer is ``bearer_token``'s.
+    """
+    if value.__class__ is str and value[:7] == "Bearer " and value[-1:] != " ":
+        return value[7:], False
+    return bearer_token(value), True
+
+
+def check_token_syntax(token: str) -> None:
+    """The b64token check ``bearer_value`` deferred (``MalformedAuthorizationError``)."""
+    if not is_b64token(token):
+        raise MalformedAuthorizationError(_SYNTAX_ERROR)
 
 
 def is_b64token(text: str) -> bool:
@@ -285,18 +304,18 @@ def _read(event: dict[str, Any], websocket_query_parameter: str) -> Authorizatio
         route = parse_arn(event["methodArn"])
         if route.connect:
             _refuse_mixed("REST TOKEN", False, True)
-        token = bearer_token(event.get("authorizationToken"))
+        token, checked = bearer_value(event.get("authorizationToken"))
         if route.valid:
-            return AuthorizationRequest(EventKind.REST_TOKEN, token, route, route.method, route.path)
-        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, "", "")
+            return AuthorizationRequest(EventKind.REST_TOKEN, token, route, route.method, route.path, checked)
+        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, "", "", checked)
     if event.get("version") == "2.0":
         v2 = APIGatewayAuthorizerEventV2(event)
         route = parse_arn(v2.route_arn)
         _refuse_mixed("HTTP API 2.0", _websocket_context(event)[0], route.connect)
-        token = bearer_token(_header(v2.headers, "authorization"))
+        token, checked = bearer_value(_header(v2.headers, "authorization"))
         http = (event.get("requestContext") or {}).get("http") or {}
         method, path = _http_route(route, http.get("method"), event.get("rawPath"))
-        return AuthorizationRequest(EventKind.HTTP_V2, token, route, method, path)
+        return AuthorizationRequest(EventKind.HTTP_V2, token, route, method, path, checked)
     request = APIGatewayAuthorizerRequestEvent(event)
     method_arn = request.method_arn
     signals, complete = _websocket_context(event)
@@ -324,6 +343,6 @@ def _read(event: dict[str, Any], websocket_query_parameter: str) -> Authorizatio
         else:
             detail = "an incomplete or contradictory WebSocket request context"
         raise MalformedEventError(f"the event mixes WebSocket and HTTP signals ({detail}); refused")
-    token = bearer_token(_single_header(event, "Authorization"))
+    token, checked = bearer_value(_single_header(event, "Authorization"))
     method, path = _http_route(route, event.get("httpMethod"), event.get("path"))
-    return AuthorizationRequest(kind, token, route, method, path)
+    return AuthorizationRequest(kind, token, route, method, path, checked)

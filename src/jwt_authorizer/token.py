@@ -70,8 +70,13 @@ def b64url_decode(segment: str) -> bytes:
     return _decode_std(raw.translate(_TO_STD_B64))
 
 
-def _too_deep(value: Any) -> bool:
+def _too_deep(value: dict[str, Any]) -> bool:
     """Is a parsed object nested deeper than ``MAX_JSON_DEPTH``? (No recursion: it may be deep.)"""
+    for item in value.values():
+        if item.__class__ is dict or item.__class__ is list:
+            break
+    else:
+        return False  # flat claims, the common case: nothing to walk
     stack = [(item, 2) for item in value.values() if item.__class__ in _CONTAINERS]
     while stack:
         item, depth = stack.pop()
@@ -146,11 +151,12 @@ def parse_token(
             "a token must be three non-empty base64url segments separated by dots",
             actual=f"{raw.count(b'.') + 1} segment(s)",
         )
-    # The standard alphabet's extra characters and padding are not base64url; every other stray
-    # character is refused by the strict decoder.
-    if b"+" in raw or b"/" in raw or b"=" in raw:
+    # To the standard alphabet, deleting its extra characters and padding, which are not base64url
+    # (one pass: a shorter result means there were some); any other stray character is refused by
+    # the strict decoder.
+    std = raw.translate(_TO_STD_B64, b"+/=")
+    if len(std) != len(raw):
         raise MalformedTokenError("a segment has characters outside base64url", actual="characters outside base64url")
-    std = raw.translate(_TO_STD_B64)
     header_key = raw[:first]
     header = headers.get(header_key) if headers is not None else None
     if header is None:
