@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 _MAX_DOCUMENTS = 256
 _MAX_ROUTE_MEMBERS = 4096
+_MAX_TOKEN_GROUPS = 1024
 
 _NO_FIELDS: dict[str, Any] = {}  # shared: never written to
 _LOGGED_CLAIMS = (("iss", "iss"), ("sub", "sub"), ("tid", "tid"), ("azp", "client_id"), ("appid", "client_id"))
@@ -48,22 +49,41 @@ def log_fields(parsed: ParsedToken | None, request: AuthorizationRequest | None)
     return fields
 
 
-def token_members(parsed: ParsedToken, principal_claim: str) -> str:
-    """``log_fields(parsed, None)`` plus the principal claim, as JSON members: encoded once per token."""
+def token_members(parsed: ParsedToken, principal_claim: str, memo: dict[tuple[Any, ...], str] | None = None) -> str:
+    """``log_fields(parsed, None)`` plus the principal claim, as JSON members: encoded once per token.
+
+    All but ``sub`` are shared by the tokens of one client of one tenant (key, issuer, tenant,
+    client, principal claim), so with a ``memo`` that part is encoded once per such group.
+    """
     header, claims = parsed.header, parsed.claims
-    kid = header.get("kid")
-    parts = [f'"kid":{_encode(kid[:128])}'] if kid.__class__ is str else []
-    named_client = False
-    for claim, key in _LOGGED_CLAIMS:
-        value = claims.get(claim)
-        if value.__class__ is str:
-            if key == "client_id":
-                if named_client:
-                    continue
-                named_client = True
-            parts.append(f'"{key}":{_encode(value[:256])}')
-    parts.append(f'"principal_claim":{_encode(principal_claim)}')
-    return ",".join(parts)
+    # kid, iss and tid are strings (or absent) once the token verified; the client claims may be
+    # anything when they are not principal claims.
+    azp, appid = claims.get("azp"), claims.get("appid")
+    group = (
+        header.get("kid"),
+        claims.get("iss"),
+        claims.get("tid"),
+        azp if azp.__class__ is str else None,
+        appid if appid.__class__ is str else None,
+        principal_claim,
+    )
+    shared = memo.get(group) if memo is not None else None
+    if shared is None:
+        kid, iss, tid = (v if v.__class__ is str else None for v in group[:3])
+        parts = [f'"kid":{_encode(kid[:128])}'] if kid is not None else []
+        parts += [f'"{key}":{_encode(value[:256])}' for key, value in (("iss", iss), ("tid", tid)) if value is not None]
+        azp, appid = group[3:5]
+        client = azp if azp is not None else appid
+        if client is not None:
+            parts.append(f'"client_id":{_encode(client[:256])}')
+        parts.append(f'"principal_claim":{_encode(principal_claim)}')
+        shared = ",".join(parts)
+        if memo is not None:
+            if len(memo) >= _MAX_TOKEN_GROUPS:
+                memo.clear()
+            memo[group] = shared
+    sub = claims.get("sub")
+    return f'{shared},"sub":{_encode(sub[:256])}' if sub.__class__ is str else shared
 
 
 @dataclass(slots=True)
@@ -97,6 +117,7 @@ class Authorizer:
         # by every principal (API Gateway only serializes them; nothing mutates them).
         self._documents: dict[tuple[EventKind, str, int, bool], tuple[Grant, dict[str, Any]]] = {}
         self._route_json: dict[tuple[EventKind, str, str], str] = {}
+        self._token_groups: dict[tuple[Any, ...], str] = {}
 
     def decide(self, event: dict[str, Any]) -> Decision:
         """Verify the event's token (or recall it) and apply the route rules.
@@ -158,7 +179,7 @@ class Authorizer:
             principal_id=principal_id,
             grant=rules.grant_for(verified.claims) if rules is not None else ALLOW_ALL,
             context=context_of(verified.claims, settings.context_claims),
-            token_json=token_members(parsed, principal_claim),
+            token_json=token_members(parsed, principal_claim, self._token_groups),
         )
         self.decisions.put(token, entry)
         return entry
