@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _MAX_DOCUMENTS = 256
 _MAX_ROUTE_MEMBERS = 4096
 _MAX_TOKEN_GROUPS = 1024
+_MAX_RECENT = 4096
 
 _NO_FIELDS: dict[str, Any] = {}  # shared: never written to
 _LOGGED_CLAIMS = (("iss", "iss"), ("sub", "sub"), ("tid", "tid"), ("azp", "client_id"), ("appid", "client_id"))
@@ -99,6 +100,7 @@ class Decision:
     fields: dict[str, Any]
     encoded: str
     remembered: CachedDecision
+    response: dict[str, Any] | None = None  # ``Authorizer.respond``'s answer, once built
 
 
 class Authorizer:
@@ -118,12 +120,29 @@ class Authorizer:
         self._documents: dict[tuple[EventKind, str, int, bool], tuple[Grant, dict[str, Any]]] = {}
         self._route_json: dict[tuple[EventKind, str, str], str] = {}
         self._token_groups: dict[tuple[Any, ...], str] = {}
+        # (authorizationToken, methodArn) of REST TOKEN events -> their decision, while remembered.
+        self._recent: dict[tuple[str, str], Decision] = {}
+        self._recent_size = min(settings.decision_cache_size, _MAX_RECENT)
 
     def decide(self, event: dict[str, Any]) -> Decision:
         """Verify the event's token (or recall it) and apply the route rules.
 
         Raises ``TokenRejected`` (with ``log_fields`` attached) or ``KeySourceUnavailable``.
         """
+        recent_key: tuple[str, str] | None = None
+        if event.__class__ is dict and event.get("type") == "TOKEN":
+            # A REST TOKEN event is its token and its method ARN, nothing else: the same pair, still
+            # remembered by the decision cache (expiry, key set, revocations: ``decisions.get``),
+            # gets the same decision, computed once.
+            authorization, arn = event.get("authorizationToken"), event.get("methodArn")
+            if authorization.__class__ is str and arn.__class__ is str:
+                recent_key = (authorization, arn)
+                recent = self._recent.get(recent_key)
+                if (
+                    recent is not None
+                    and self.decisions.get(recent.request.token, self.verifier.now()) is recent.remembered
+                ):
+                    return recent
         request: AuthorizationRequest | None = None
         parsed: ParsedToken | None = None
         try:
@@ -150,9 +169,15 @@ class Authorizer:
             iam = not (request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple")
             grant, permitted, route_fields = settle(grant, request, iam=iam)
         encoded = f"{self._route_members(request)},{entry.token_json}"
-        return Decision(
+        decision = Decision(
             request, entry.verified, entry.principal_id, grant, permitted, entry.context, route_fields, encoded, entry
         )
+        if recent_key is not None and parsed is None and self._recent_size > 0:
+            # Seen again (recalled from the decision cache): worth keeping whole.
+            if len(self._recent) >= self._recent_size:
+                self._recent.clear()
+            self._recent[recent_key] = decision
+        return decision
 
     def _route_members(self, request: AuthorizationRequest) -> str:
         """``"event_type":...,"route":...`` for this request, encoded once per event kind and route."""
@@ -185,6 +210,12 @@ class Authorizer:
         return entry
 
     def respond(self, decision: Decision) -> dict[str, Any]:
+        """API Gateway's answer; built once per decision (a remembered one answers again alike)."""
+        if decision.response is None:
+            decision.response = self._respond(decision)
+        return decision.response
+
+    def _respond(self, decision: Decision) -> dict[str, Any]:
         request = decision.request
         if request.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple":
             return simple_response(decision.permitted, decision.context)

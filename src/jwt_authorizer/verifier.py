@@ -272,6 +272,18 @@ class IssuerVerifier:
 
     def check_times(self, claims: dict[str, Any], now: float) -> float:
         skew = self.settings.clock_skew
+        exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+        big = _FLOAT_INTEGERS
+        if (
+            exp.__class__ is int
+            and -big < exp < big
+            and (nbf is None or (nbf.__class__ is int and -big < nbf < big))
+            and (iat is None or (iat.__class__ is int and -big < iat < big))
+            and now < exp + skew
+            and (nbf is None or nbf <= now + skew)
+            and (iat is None or iat <= now + skew)
+        ):
+            return float(exp) + skew  # plain integers in range, all in bounds: what the checks below find
         exp = _numeric_date(claims, "exp")
         if exp is None:
             raise MissingClaimError("the token has no exp claim", expected="exp")
