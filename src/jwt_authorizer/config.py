@@ -18,12 +18,11 @@ from typing import Any
 from . import constants as c
 from . import entra
 from .exceptions import ConfigurationError
-from .http import redact_url
 from .issuers import load_issuers
-from .jwks import is_secure_url
 from .keys import KeySet, UnusableKey, parse_jwks
 from .paths import resolve_packaged_file
 from .rules import RouteRules, load_rules
+from .urls import is_secure_url, redact_url
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,11 +48,11 @@ from .constants import (
     TRACE_DISABLED_ENV,
 )
 from .exceptions import ConfigurationError, FetchError, TokenRejected
-from .http import redact_url
 from .incoming import parse_arn
 from .jwks import KeyProvider, StaticKeyProvider
 from .keys import KeySet
 from .logline import dumps as _dumps
+from .urls import redact_url
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.logger import Logger
