@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .http import UrllibFetcher
 
+_READY_WAIT_SECONDS = 5.0
 # Variables that make the configuration something other than the plain single-issuer one.
 _NOT_PLAIN = (c.ISSUERS_ENV, c.ISSUERS_FILE_ENV, c.JWKS_INLINE_ENV, c.JWKS_FILE_ENV)
 
@@ -66,6 +67,9 @@ class EarlyKeyFetch:
         self._fetcher: UrllibFetcher | None = None
         self._ready = threading.Event()
         threading.Thread(target=self._run, name="jwks-early-fetch", daemon=True).start()
+        # The thread imports the HTTP stack (which this thread needs anyway) and then sends at
+        # once; sharing the interpreter with the imports below, it would send much later.
+        self._ready.wait(_READY_WAIT_SECONDS)
 
     def _run(self) -> None:
         try:
