@@ -6,7 +6,6 @@ returns ``Decision`` objects; the handler alone maps them to 401/403/500.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _encode
 from typing import TYPE_CHECKING, Any
 
@@ -87,20 +86,46 @@ def token_members(parsed: ParsedToken, principal_claim: str, memo: dict[tuple[An
     return f'{shared},"sub":{_encode(sub[:256])}' if sub.__class__ is str else shared
 
 
-@dataclass(slots=True)
 class Decision:
-    request: AuthorizationRequest
-    verified: VerifiedToken
-    principal_id: str
-    grant: Grant
-    permitted: bool
-    context: dict[str, Any]
-    # Fields of the route decision (empty without route rules), and the line's other members
-    # already encoded: where the request went, then what the token said.
-    fields: dict[str, Any]
-    encoded: str
-    remembered: CachedDecision
-    response: dict[str, Any] | None = None  # ``Authorizer.respond``'s answer, once built
+    """One request's decision. ``fields`` are the route decision's log fields (empty without route
+    rules) and ``encoded`` the line's other members, already encoded: where the request went, then
+    what the token said; ``response`` is ``Authorizer.respond``'s answer, once built."""
+
+    __slots__ = (
+        "context",
+        "encoded",
+        "fields",
+        "grant",
+        "permitted",
+        "principal_id",
+        "remembered",
+        "request",
+        "response",
+        "verified",
+    )
+
+    def __init__(  # noqa: PLR0917 - the positional signature of the dataclass it replaces
+        self,
+        request: AuthorizationRequest,
+        verified: VerifiedToken,
+        principal_id: str,
+        grant: Grant,
+        permitted: bool,
+        context: dict[str, Any],
+        fields: dict[str, Any],
+        encoded: str,
+        remembered: CachedDecision,
+    ) -> None:
+        self.request = request
+        self.verified = verified
+        self.principal_id = principal_id
+        self.grant = grant
+        self.permitted = permitted
+        self.context = context
+        self.fields = fields
+        self.encoded = encoded
+        self.remembered = remembered
+        self.response: dict[str, Any] | None = None
 
 
 class Authorizer:

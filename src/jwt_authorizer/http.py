@@ -20,8 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import urllib3
@@ -36,8 +35,7 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 
-@dataclass(frozen=True, slots=True)
-class Conditional:
+class Conditional(NamedTuple):
     """The answer to a conditional GET: ``body`` is ``None`` when the server said 304 Not Modified."""
 
     body: bytes | None

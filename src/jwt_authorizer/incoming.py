@@ -16,9 +16,8 @@ refused (``malformed_event``, 401): answering it as a connection would allow the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerEventV2,
@@ -71,8 +70,7 @@ class EventKind(StrEnum):
     WEBSOCKET = "websocket"
 
 
-@dataclass(frozen=True, slots=True)
-class RouteArn:
+class RouteArn(NamedTuple):
     """The parts of a methodArn/routeArn; ``valid`` is False for ARNs we could not read."""
 
     raw: str
@@ -90,23 +88,27 @@ class RouteArn:
     connect: bool = False
 
 
-@dataclass(slots=True)
 class AuthorizationRequest:
     """A request as the decision sees it.
 
     ``http_method`` and ``path`` are the route the decision is taken on: the method ARN's verb
     and path when the ARN can be read (what API Gateway matches a cached policy against), else
     the event's own method and path; ``""`` when neither names a route. A WebSocket connection has
-    no method (``""``) and the path ``/$connect``.
+    no method (``""``) and the path ``/$connect``. ``checked`` is False when the token's b64token
+    syntax is still to be checked (``bearer_value``).
     """
 
-    kind: EventKind
-    token: str
-    route: RouteArn
-    http_method: str
-    path: str
-    # False when the token's b64token syntax is still to be checked (``bearer_value``).
-    checked: bool = True
+    __slots__ = ("checked", "http_method", "kind", "path", "route", "token")
+
+    def __init__(  # noqa: PLR0917 - the positional signature of the dataclass it replaces
+        self, kind: EventKind, token: str, route: RouteArn, http_method: str, path: str, checked: bool = True
+    ) -> None:
+        self.kind = kind
+        self.token = token
+        self.route = route
+        self.http_method = http_method
+        self.path = path
+        self.checked = checked
 
     @property
     def label(self) -> str:
