@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,11 +54,13 @@ MARKER = "os_getppid"  # the C function callgrind dumps before: os.getppid() sep
 
 
 class KeyServer:
-    """The key set on 127.0.0.1, counting requests, optionally answering after a delay."""
+    """The key set (and any other document) on 127.0.0.1, counting requests; ETags and 304 as an
+    identity provider or a CDN serves them; optionally answering after a delay."""
 
-    def __init__(self, jwks: dict[str, Any], delay: float = 0.0) -> None:
-        body = json.dumps(jwks).encode()
+    def __init__(self, jwks: dict[str, Any], delay: float = 0.0, extra: dict[str, bytes] | None = None) -> None:
+        documents = {"/keys": json.dumps(jwks).encode(), **(extra or {})}
         self.requests = 0
+        self.conditional_hits = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,17 +68,31 @@ class KeyServer:
                 return
 
             def do_GET(self) -> None:
-                outer.requests += 1
+                body = documents.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                if self.path == "/keys":
+                    outer.requests += 1
                 if delay:
                     time.sleep(delay)
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                if self.headers.get("If-None-Match") == etag:
+                    outer.conditional_hits += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/keys"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}/keys"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self) -> None:
@@ -107,7 +125,7 @@ class Material:
                     "iss": ISSUER,
                     "aud": AUDIENCE,
                     "sub": f"user-{i}-{overrides.get('sub', '')}",
-                    "oid": f"00000000-0000-0000-0000-{i:012d}",
+                    "oid": f"0b1d0000-0000-4000-8000-{i:012d}",  # never a value of revocation_list()
                     "azp": "bench-client",
                     "tid": TENANT,
                     "scp": "orders.read orders.write",
@@ -158,12 +176,31 @@ def _events() -> dict[str, dict[str, Any]]:
     return {"request": request, "v2": v2}
 
 
+def revocation_list(entries: int) -> bytes:
+    """A list of every kind of entry, none of which matches the benchmark's tokens (the common case)."""
+    kinds = ["subject", "client", "tenant", "token", "session"]
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    items = []
+    for i in range(entries):
+        kind = kinds[i % len(kinds)]
+        value = str(uuid.UUID(int=i + 1)) if kind in {"subject", "client", "tenant"} else f"{kind}-{i}"
+        item: dict[str, Any] = {"id": f"e{i}", "kind": kind, "value": value, "expires": expires, "reason": "bench"}
+        if i % 3 == 0:
+            item["issued_before"] = expires
+        items.append(item)
+    return json.dumps({"version": 1, "entries": items}).encode()
+
+
+REVOCATION_ENTRIES = 1000
+
 # ----- the in-process worker (one configuration per child process) ------------------------------------
 
 
 CONFIGURATIONS: dict[str, dict[str, str]] = {
     "plain": {},
     "orders": {"ROUTE_RULES_FILE": str(ROOT / "examples" / "orders-rules.json")},
+    # A revocation list of REVOCATION_ENTRIES entries polled with ETags every 30 s (the default).
+    "revocation": {"REVOCATION_URL": "{base}/revocations.json"},
     "peers": {},
 }
 
@@ -185,7 +222,8 @@ def _silenced(sink: Any) -> Iterator[None]:
         sys.stdout = real
 
 
-def _load_app(configuration: str, jwks_url: str, sink: Any) -> Any:
+def _load_app(configuration: str, server: KeyServer, sink: Any) -> Any:
+    jwks_url = server.url
     os.environ.update(
         {
             "ISSUER": ISSUER,
@@ -194,7 +232,7 @@ def _load_app(configuration: str, jwks_url: str, sink: Any) -> Any:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_SERVICE_NAME": "bench",
             "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-            **CONFIGURATIONS[configuration],
+            **{name: value.format(base=server.base) for name, value in CONFIGURATIONS[configuration].items()},
         }
     )
     # The function as deployed: logging and metrics on, written to a sink that costs what stdout costs.
@@ -209,7 +247,8 @@ def build_cases(configuration: str, material: Material, sink: Any) -> tuple[dict
     from cryptography.hazmat.primitives.asymmetric import padding
     from jwt.algorithms import RSAAlgorithm
 
-    server = KeyServer({"keys": [material.jwk]})
+    extra = {"/revocations.json": revocation_list(REVOCATION_ENTRIES)} if configuration == "revocation" else None
+    server = KeyServer({"keys": [material.jwk]}, extra=extra)
     public = RSAAlgorithm.from_jwk(material.jwk)
     head, payload, signature = material.tokens["fresh"][0].split(".")
     signing_input = f"{head}.{payload}".encode()
@@ -223,7 +262,7 @@ def build_cases(configuration: str, material: Material, sink: Any) -> tuple[dict
         cases.update(_peer_cases(material, server.url))
         return cases, server
 
-    app = _load_app(configuration, server.url, sink)
+    app = _load_app(configuration, server, sink)
     context = Context()
     handler = app.lambda_handler
     events = _events()
@@ -268,6 +307,11 @@ def build_cases(configuration: str, material: Material, sink: Any) -> tuple[dict
         orders = prepared["orders_fresh"]
         cases["orders_rules_fresh"] = lambda i: call(orders[i + 1])
         cases["orders_rules_repeated"] = lambda i: call(repeated)
+        return cases, server
+    if configuration == "revocation":
+        fresh = prepared["rest_token_fresh"]
+        cases["revocation_fresh"] = lambda i: call(fresh[i + 1])
+        cases["revocation_repeated"] = lambda i: call(repeated)
         return cases, server
     for name in ("rest_token_fresh", "rest_request_fresh", "http_v2_simple_fresh", "bad_signature", "expired"):
         events_ = prepared[name]
@@ -369,14 +413,15 @@ def _kid_flood(material: Material, server: KeyServer, sink: Any) -> int:
 # ----- instructions (callgrind) ------------------------------------------------------------------------
 
 
-def callgrind_worker(material_path: Path, calls: int) -> None:
+def callgrind_worker(configuration: str, material_path: Path, calls: int) -> None:
     """Under callgrind: phases separated by os.getppid(), so each dump holds one phase's instructions."""
     material = Material.load(material_path)
     sink = open(os.devnull, "w")  # noqa: SIM115
-    cases, server = build_cases("plain", material, sink)
-    for name in PHASES:
+    cases, server = build_cases(configuration, material, sink)
+    phases = PHASES[configuration]
+    for name in phases:
         cases[name](-1)
-    for name in PHASES:
+    for name in phases:
         os.getppid()
         for i in range(calls):
             cases[name](i)
@@ -384,7 +429,10 @@ def callgrind_worker(material_path: Path, calls: int) -> None:
     server.close()
 
 
-PHASES = ("floor", "rest_token_fresh", "rest_token_repeated", "bad_signature", "expired")
+PHASES = {
+    "plain": ("floor", "rest_token_fresh", "rest_token_repeated", "bad_signature", "expired"),
+    "revocation": ("floor", "revocation_fresh", "revocation_repeated"),
+}
 
 
 def instructions(material_path: Path, calls: int) -> dict[str, float] | None:
@@ -392,36 +440,42 @@ def instructions(material_path: Path, calls: int) -> dict[str, float] | None:
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
-    out = Path(tempfile.mkdtemp(prefix="bench-callgrind-"))
-    try:
-        subprocess.run(
-            [
-                valgrind,
-                "--tool=callgrind",
-                f"--dump-before={MARKER}",
-                f"--callgrind-out-file={out}/cg.out",
-                sys.executable,
-                __file__,
-                "--callgrind-worker",
-                str(material_path),
-                "--calls",
-                str(calls),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=1800,
-        )
-        # cg.out.1 is start-up, cg.out.2.. the phases in order, cg.out (no suffix) the tail.
-        totals = {}
-        for dump in out.glob("cg.out.*"):
-            index = int(dump.suffix[1:])
-            line = next(x for x in dump.read_text().splitlines() if x.startswith("totals:"))
-            totals[index] = int(line.split()[1])
-        return {name: totals[index + 2] / calls for index, name in enumerate(PHASES)}
-    except (subprocess.SubprocessError, OSError, StopIteration, KeyError):
-        return None
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    counted: dict[str, float] = {}
+    for configuration, phases in PHASES.items():
+        out = Path(tempfile.mkdtemp(prefix="bench-callgrind-"))
+        try:
+            subprocess.run(
+                [
+                    valgrind,
+                    "--tool=callgrind",
+                    f"--dump-before={MARKER}",
+                    f"--callgrind-out-file={out}/cg.out",
+                    sys.executable,
+                    __file__,
+                    "--callgrind-worker",
+                    configuration,
+                    "--material",
+                    str(material_path),
+                    "--calls",
+                    str(calls),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=1800,
+            )
+            # cg.out.1 is start-up, cg.out.2.. the phases in order, cg.out (no suffix) the tail.
+            totals = {}
+            for dump in out.glob("cg.out.*"):
+                line = next(x for x in dump.read_text().splitlines() if x.startswith("totals:"))
+                totals[int(dump.suffix[1:])] = int(line.split()[1])
+            for index, name in enumerate(phases):
+                counted[name if name != "floor" else f"floor_{configuration}"] = totals[index + 2] / calls
+        except (subprocess.SubprocessError, OSError, StopIteration, KeyError):
+            return None
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+    counted["floor"] = counted["floor_plain"]
+    return counted
 
 
 # ----- cold start ----------------------------------------------------------------------------------------
@@ -576,6 +630,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("http_v2_simple_fresh", "HTTP API 2.0 simple response, fresh token", ""),
     ("orders_rules_fresh", "orders route rules, fresh token", ""),
     ("orders_rules_repeated", "orders route rules, same token repeated", ""),
+    ("revocation_fresh", f"revocation list of {REVOCATION_ENTRIES}, fresh token", ""),
+    ("revocation_repeated", f"revocation list of {REVOCATION_ENTRIES}, same token repeated", ""),
     ("bad_signature", "refusal: bad signature", ""),
     ("expired", "refusal: expired", ""),
     ("peer_pyjwt", "peer: PyJWKClient + jwt.decode", ""),
@@ -600,7 +656,7 @@ def main() -> None:
     parser.add_argument("--no-callgrind", action="store_true")
     parser.add_argument("--no-cold", action="store_true")
     parser.add_argument("--worker", metavar="CONFIGURATION", help=argparse.SUPPRESS)
-    parser.add_argument("--callgrind-worker", metavar="MATERIAL", help=argparse.SUPPRESS)
+    parser.add_argument("--callgrind-worker", metavar="CONFIGURATION", help=argparse.SUPPRESS)
     parser.add_argument("--material", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -608,7 +664,7 @@ def main() -> None:
         worker(args.worker, Path(args.material), args.rounds, args.batch)
         return
     if args.callgrind_worker:
-        callgrind_worker(Path(args.callgrind_worker), args.calls)
+        callgrind_worker(args.callgrind_worker, Path(args.material), args.calls)
         return
 
     print(
@@ -660,7 +716,8 @@ def main() -> None:
         median = statistics.median(values)
         instr = ""
         if counted is not None and case in counted:
-            instr = f"{counted[case] / counted['floor']:8.2f}"
+            floor = counted["floor_revocation" if case.startswith("revocation") else "floor"]
+            instr = f"{counted[case] / floor:8.2f}"
         spread = f"({min(values):.2f}-{max(values):.2f})"
         print(f"{label:52} {median:6.2f} {spread:>13} {instr:>8}  {target:8} {_met(median, target)}")
     print(f"\nkey-set requests on the warm path: {extra['plain']['warm_fetches']} (target 0)")
@@ -668,6 +725,12 @@ def main() -> None:
         f"key-set requests for {len(material.tokens['unknown_kid'])} tokens with unknown kids in one penalty "
         f"window: {extra['plain']['kid_flood_fetches']} (target <= 1)"
     )
+    if "revocation_fresh" in figures:
+        with_list = statistics.median(figures["revocation_fresh"]) / statistics.median(figures["rest_token_fresh"])
+        line = f"a revocation list of {REVOCATION_ENTRIES} entries: a fresh decision costs {with_list:.3f}x CPU"
+        if counted is not None:
+            line += f", {counted['revocation_fresh'] / counted['rest_token_fresh']:.3f}x instructions"
+        print(line + " of one without a list (target <= 1.03)")
     if counted is not None:
         print(f"instructions of one floor call under callgrind: {counted['floor']:,.0f}")
 
