@@ -22,6 +22,9 @@ from jwt_authorizer.config import load_settings
 from jwt_authorizer.exceptions import FetchError, Reason, TokenRejected
 from jwt_authorizer.factory import build_verifier
 from jwt_authorizer.http import UrllibFetcher
+from jwt_authorizer.incoming import EventKind, parse_arn
+from jwt_authorizer.responses import iam_policy, simple_response, stage_document
+from jwt_authorizer.routes import ALLOW_ALL
 from jwt_authorizer.token import MAX_JSON_DEPTH
 from support import (
     IdentityProvider,
@@ -150,6 +153,35 @@ def test_nesting_is_bounded_the_same_on_every_python(
     module = load_app()
     token = signer.sign(claims(idp.issuer, nested=_nested(depth)))
     assert invoke(module, rest_token_event(token))[0] == expected
+
+
+# ----- answers built without Powertools are Powertools' answers ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/GET/orders/42",
+        "arn:aws-cn:execute-api:cn-north-1:123456789012:abcdef1234/v1/POST/",
+        "arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:abcdef1234/$default/DELETE/a/b/c",
+    ],
+)
+@pytest.mark.parametrize("kind", [EventKind.REST_TOKEN, EventKind.REST_REQUEST, EventKind.HTTP_V1, EventKind.HTTP_V2])
+def test_the_stage_document_is_the_one_powertools_writes(arn: str, kind: EventKind) -> None:
+    route = parse_arn(arn)
+    expected = iam_policy("", route, kind, ALLOW_ALL, {}, permitted=True)["policyDocument"]
+    assert stage_document(route) == expected
+
+
+@pytest.mark.parametrize("authorized", [True, False])
+@pytest.mark.parametrize("context", [{}, {"sub": "u", "scp": "a b", "n": 3, "ok": True}])
+def test_the_simple_response_is_the_one_powertools_writes(authorized: bool, context: dict[str, Any]) -> None:
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerResponseV2,
+    )
+
+    expected = APIGatewayAuthorizerResponseV2(authorize=authorized, context=context or None).asdict()
+    assert simple_response(authorized, context) == expected
 
 
 # ----- the early key fetch ------------------------------------------------------------------------

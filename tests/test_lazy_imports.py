@@ -11,15 +11,31 @@ def run(probe: str) -> str:
 
 
 def test_the_handler_loads_only_what_it_runs() -> None:
+    # Without route rules, the cold start and a first REST TOKEN answer need neither Powertools'
+    # response classes (the stage-wide document is built directly) nor the rules engine.
     probe = (
         "import os, sys\n"
         "os.environ.update(ISSUER='https://issuer.example', AUDIENCE='api://x', JWKS_PREFETCH='false')\n"
         "import jwt_authorizer.app\n"
         "loaded = set(sys.modules)\n"
-        "assert 'aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event' in loaded\n"
         "for heavy in ('aws_lambda_powertools.utilities.data_classes.sqs_event',\n"
+        "              'aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event',\n"
+        "              'jwt_authorizer.rules', 'jwt_authorizer.doctor', 'jwt_authorizer.revocation',\n"
         "              'aws_lambda_powertools.logging.logger', 'aws_lambda_powertools.tracing.tracer'):\n"
         "    assert heavy not in loaded, heavy\n"
+        "print('ok')\n"
+    )
+    assert run(probe) == "ok"
+
+
+def test_route_rules_bring_the_rules_engine_and_powertools_responses() -> None:
+    probe = (
+        "import os, sys\n"
+        "os.environ.update(ISSUER='https://issuer.example', AUDIENCE='api://x', JWKS_PREFETCH='false',\n"
+        '                  ROUTE_RULES=\'{"rules": [{"path": "/orders", "require": "authenticated"}]}\')\n'
+        "import jwt_authorizer.app\n"
+        "from jwt_authorizer.responses import iam_policy\n"
+        "assert 'jwt_authorizer.rules' in sys.modules\n"
         "print('ok')\n"
     )
     assert run(probe) == "ok"

@@ -15,7 +15,7 @@ from .exceptions import MalformedTokenError, TokenTooLargeError
 from .identity import context_of, principal_of
 from .incoming import AuthorizationRequest, EventKind, check_token_syntax, read_request
 from .logline import dumps as _dumps
-from .responses import iam_policy, settle, simple_response
+from .responses import iam_policy, settle, simple_response, stage_document
 from .routes import ALLOW_ALL, Grant
 from .token import ParsedToken
 from .verifier import VerifiedToken, Verifier
@@ -274,9 +274,10 @@ class Authorizer:
         cached = self._documents.get(key)
         if cached is not None and cached[0] is grant:
             return cached[1]
-        document: dict[str, Any] = iam_policy("", route, request.kind, grant, {}, permitted=decision.permitted)[
-            "policyDocument"
-        ]
+        if grant is ALLOW_ALL and not websocket:
+            document = stage_document(route)
+        else:
+            document = iam_policy("", route, request.kind, grant, {}, permitted=decision.permitted)["policyDocument"]
         if len(self._documents) >= _MAX_DOCUMENTS:
             self._documents.clear()
         self._documents[key] = (grant, document)

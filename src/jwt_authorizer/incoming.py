@@ -1,9 +1,11 @@
 """Reading an API Gateway authorizer event: which API it is, where the token is, which route.
 
 API Gateway sends five shapes (REST TOKEN, REST REQUEST, HTTP API 1.0 and 2.0, WebSocket
-``$connect``) that differ in where the token and the route live. They are read through
-Powertools' data classes, and only the keys each shape really has are touched: a REST REQUEST
-event has no ``version`` or ``identitySource``. Nothing here trusts the token; it only finds it.
+``$connect``) that differ in where the token and the route live. They are read as the plain
+dictionaries they are, touching only the keys each shape really has, the same ones Powertools'
+data classes read (``methodArn``, ``routeArn``, ``headers``...): a REST REQUEST event has no
+``version`` or ``identitySource``. Building a data class per event would cost more than the rest
+of a warm decision. Nothing here trusts the token; it only finds it.
 
 The kind of event is decided only from what API Gateway alone sets, never from text a caller
 chooses: a WebSocket ``$connect`` has a WebSocket request context (``eventType`` ``CONNECT``,
@@ -18,11 +20,6 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import Any, NamedTuple
-
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerEventV2,
-    APIGatewayAuthorizerRequestEvent,
-)
 
 from .exceptions import MalformedAuthorizationError, MalformedEventError, MissingTokenError
 
@@ -311,15 +308,13 @@ def _read(event: dict[str, Any], websocket_query_parameter: str) -> Authorizatio
             return AuthorizationRequest(EventKind.REST_TOKEN, token, route, route.method, route.path, checked)
         return AuthorizationRequest(EventKind.REST_TOKEN, token, route, "", "", checked)
     if event.get("version") == "2.0":
-        v2 = APIGatewayAuthorizerEventV2(event)
-        route = parse_arn(v2.route_arn)
+        route = parse_arn(event["routeArn"])
         _refuse_mixed("HTTP API 2.0", _websocket_context(event)[0], route.connect)
-        token, checked = bearer_value(_header(v2.headers, "authorization"))
+        token, checked = bearer_value(_header(event["headers"], "authorization"))
         http = (event.get("requestContext") or {}).get("http") or {}
         method, path = _http_route(route, http.get("method"), event.get("rawPath"))
         return AuthorizationRequest(EventKind.HTTP_V2, token, route, method, path, checked)
-    request = APIGatewayAuthorizerRequestEvent(event)
-    method_arn = request.method_arn
+    method_arn = event["methodArn"]
     signals, complete = _websocket_context(event)
     route = parse_arn(method_arn)
     connect_arn = route.connect
