@@ -21,11 +21,23 @@ def test_the_handler_loads_only_what_it_runs() -> None:
         "for heavy in ('aws_lambda_powertools.utilities.data_classes.sqs_event',\n"
         "              'aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event',\n"
         "              'jwt_authorizer.rules', 'jwt_authorizer.doctor', 'jwt_authorizer.revocation',\n"
-        "              'aws_lambda_powertools.logging.logger', 'aws_lambda_powertools.tracing.tracer'):\n"
+        "              'aws_lambda_powertools.logging.logger', 'aws_lambda_powertools.tracing.tracer',\n"
+        "              'importlib.metadata'):\n"
         "    assert heavy not in loaded, heavy\n"
         "print('ok')\n"
     )
     assert run(probe) == "ok"
+
+
+def test_urllib3_http2_on_demand() -> None:
+    probe = (
+        "import sys, jwt_authorizer, urllib3\n"
+        "assert 'importlib.metadata' not in sys.modules and 'urllib3.http2.probe' in sys.modules\n"
+        "assert callable(urllib3.http2.inject_into_urllib3) and 'importlib.metadata' in sys.modules\n"
+        "from urllib3.http2 import extract_from_urllib3\n"
+        "print(extract_from_urllib3.__name__)\n"
+    )
+    assert run(probe) == "extract_from_urllib3"
 
 
 def test_route_rules_bring_the_rules_engine_and_powertools_responses() -> None:
