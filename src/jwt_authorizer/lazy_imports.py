@@ -20,7 +20,6 @@ the usual price. Nothing is looked up until something imports them.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import logging
 import os
@@ -39,10 +38,14 @@ DEFERRED_PACKAGES = frozenset(
 )
 
 
-class _DeferredInit(importlib.abc.Loader):
-    """Creates the package as its own loader would, and runs its ``__init__`` on first real use."""
+class _DeferredInit:
+    """Creates the package as its own loader would, and runs its ``__init__`` on first real use.
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    (A loader and a finder by their methods, as the import system calls them: ``importlib.abc``
+    itself costs more to import than everything it would save here.)
+    """
+
+    def __init__(self, loader: Any) -> None:
         self._loader = loader
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
@@ -68,7 +71,7 @@ def _submodule_exists(package: str, attribute: str, path: Sequence[str]) -> bool
     return importlib.machinery.PathFinder.find_spec(f"{package}.{attribute}", list(path)) is not None
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     """Finds the deferred packages where the path finder would, with ``_DeferredInit`` as loader."""
 
     def find_spec(
@@ -79,7 +82,7 @@ class _Finder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is None or spec.loader is None or spec.submodule_search_locations is None:
             return spec  # let the normal import report the problem (or load a plain module)
-        spec.loader = _DeferredInit(spec.loader)
+        spec.loader = _DeferredInit(spec.loader)  # type: ignore[assignment]  # a loader by its methods
         return spec
 
 
