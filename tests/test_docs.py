@@ -26,7 +26,7 @@ Kinds, and what is checked:
   and its output compared exactly, or, with ``excerpt``, the parts between ``...`` lines must
   appear in that order.
 - ``logs-insights``: a CloudWatch Logs Insights query made of known commands.
-- ``revocation-list``: read by the real revocation list parser.
+- ``revocation-list``: read by the real revocation list parser; with ``file=PATH``, that file's content.
 - ``usage``: a command synopsis; each option it shows is in that command's ``--help``.
 
 The kinds that start processes (``shell``, ``session``, ``usage``) are run by
@@ -453,6 +453,12 @@ def check_usage(block: Block) -> None:
             assert option in run.stdout, f"{block.where}: {' '.join(command)} has no {option}"
 
 
+def check_revocation_list(block: Block) -> None:
+    load_revocation_list(block.text.encode())
+    if "file" in block.options:
+        assert json.loads(block.text) == json.loads((ROOT / block.options["file"]).read_text(encoding="utf-8"))
+
+
 def check_policy(block: Block, capsys: pytest.CaptureFixture[str]) -> None:
     run = run_example(block.options["example"], capsys)
     documented = json.loads(block.text)
@@ -475,7 +481,7 @@ CHECKS: dict[str, Callable[[Block], None]] = {
     "error": check_error,
     "cloudformation": lint_fragment,
     "logs-insights": check_insights,
-    "revocation-list": lambda b: load_revocation_list(b.text.encode()) and None,
+    "revocation-list": check_revocation_list,
 }
 HANDLER_CHECKS = {"policy": check_policy, "decision-line": check_decision_line}
 # Run as processes, by tests/test_docs_commands.py (make test's workers take whole files: two files
