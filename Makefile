@@ -35,14 +35,14 @@ SAM_TOOLS := $(VENV)/.sam-tools
 SAM_INSTALLED := $(if $(filter $(SAM_VENV)/bin/sam,$(SAM_CLI)),$(SAM_VENV)/.installed)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv invoke test lint events bench lock sam-build start-api test-sam clean
+.PHONY: help venv invoke test lint docs events bench lock sam-build start-api test-sam clean
 
 help:  ## list the targets (this text)
 	@echo "usage: make TARGET [VARIABLE=value ...]"
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/\1|\2/' \
-		| awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z_-]+):.*## (.*)/\1\t\2/' \
+		| awk -F'\t' '{ printf "  %-26s %s\n", $$1, $$2 }'
 	@echo "variables: EVENT, ENV_FILE, SAM=1, ARCH=arm64|x86_64, SAM_CLI, SAM_LOCAL_ARGS, PORT, API, TEST_WORKERS, PYTHON, VENV"
-	@echo "more: docs/local-testing.md"
+	@echo "more: docs/local-testing.md (make docs: the documentation site)"
 
 # ----- installs ---------------------------------------------------------------------------------
 
@@ -89,12 +89,16 @@ invoke: $(RUNTIME) $(if $(SAM),sam-build)  ## run the authorizer on EVENT with E
 test: $(TEST)  ## run the test suite (the sam local tests too with SAM_LOCAL=1: see test-sam)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-lint: $(LINT) $(SAM_INSTALLED)  ## ruff, ruff format, mypy, cfn-lint and sam validate --lint
+lint: $(LINT) $(SAM_INSTALLED)  ## ruff, ruff format, mypy, cfn-lint, sam validate --lint and mkdocs build --strict
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_CLI) validate --lint --template template.yaml
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs: $(LINT)  ## serve the documentation site (mkdocs.yml, docs/) on 127.0.0.1:8000, rebuilt on every edit
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 events: $(RUNTIME)  ## re-mint the development tokens in events/ (no change while they are valid)
 	$(BIN)/python scripts/make_events.py
@@ -119,6 +123,6 @@ test-sam: $(TEST) $(SAM_TOOLS) $(SAM_INSTALLED)  ## the sam local integration te
 	SAM_LOCAL=1 PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest tests/integration
 
 clean:  ## remove the virtual environments, caches and build output
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build dist
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam build dist site
 
 include build.mk
