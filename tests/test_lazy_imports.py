@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+from appload import OWN_VARIABLES
+
 
 def run(probe: str) -> str:
-    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    # A clean environment: earlier tests in this worker leave the function's variables in os.environ.
+    env = {k: v for k, v in os.environ.items() if k not in OWN_VARIABLES}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def test_the_handler_loads_only_what_it_runs() -> None:
