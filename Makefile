@@ -105,7 +105,6 @@ events: $(RUNTIME)  ## re-mint the development tokens in events/ (no change whil
 
 bench: $(RUNTIME)  ## print the performance table (ratios to one RSA signature check)
 	$(BIN)/python scripts/bench.py
-	$(BIN)/python scripts/bench_revocation.py
 
 lock: $(LOCK)  ## refresh the pinned versions in requirements/ (uv pip compile; Lambda wheels with hashes)
 	$(BIN)/python scripts/lock.py

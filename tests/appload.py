@@ -11,12 +11,12 @@ from types import ModuleType
 from jwt_authorizer.constants import __dict__ as _constants
 
 # Every variable the function reads; cleared before each cold start so tests do not leak settings.
-_OWN_VARIABLES = [v for k, v in _constants.items() if k.endswith("_ENV") and isinstance(v, str)]
+OWN_VARIABLES = [v for k, v in _constants.items() if k.endswith("_ENV") and isinstance(v, str)]
 
 
 def cold_start(env: dict[str, str]) -> ModuleType:
     """Import the handler module afresh with exactly ``env`` as its configuration."""
-    for name in [*_OWN_VARIABLES, "POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_LOG_LEVEL"]:
+    for name in [*OWN_VARIABLES, "POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_LOG_LEVEL"]:
         os.environ.pop(name, None)
     os.environ.update(env)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

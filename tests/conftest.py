@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -62,22 +61,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         reasons[reason.removeprefix("Skipped: ")] += 1
     groups = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common())
     terminalreporter.write_line(f"{len(skipped)} skipped: {groups}", yellow=True)
-
-
-# Known failures on Python 3.13, the Lambda runtime's, which CI runs since issue 15. They are strict:
-# once the code is fixed they pass, strict xfail turns that into a failure, and the entry goes.
-KNOWN_ON_PYTHON_313 = {
-    # token.py counts on RecursionError for deep JSON; 3.13's json parses 5,000 levels (not 100,000),
-    # so the token gets as far as the claim checks (missing_claim, still a 401). Needs an explicit
-    # nesting limit in the token parser.
-    "tests/test_attacks.py::TestEncodingGames::test_deeply_nested_payload[2000]",
-    "tests/test_attacks.py::TestEncodingGames::test_deeply_nested_payload[5000]",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if sys.version_info < (3, 13):
-        return
-    for item in items:
-        if item.nodeid in KNOWN_ON_PYTHON_313:
-            item.add_marker(pytest.mark.xfail(reason="known on Python 3.13: see tests/conftest.py", strict=True))

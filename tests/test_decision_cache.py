@@ -19,7 +19,7 @@ def remember(cache: DecisionCache, verifier: Verifier, token: str) -> CachedDeci
     issuer = verifier.select(parsed)
     verified = issuer.verify(parsed, verifier.now())
     entry = CachedDecision(
-        issuer, verified, issuer.keys.generation, float(verified.claims["exp"]), "p", ALLOW_ALL, {}, {}
+        issuer, verified, issuer.keys.generation, float(verified.claims["exp"]), "p", ALLOW_ALL, {}, ""
     )
     cache.put(token, entry)
     return entry

@@ -2,24 +2,59 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+from appload import OWN_VARIABLES
+
 
 def run(probe: str) -> str:
-    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    # A clean environment: earlier tests in this worker leave the function's variables in os.environ.
+    env = {k: v for k, v in os.environ.items() if k not in OWN_VARIABLES}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def test_the_handler_loads_only_what_it_runs() -> None:
+    # Without route rules, the cold start and a first REST TOKEN answer need neither Powertools'
+    # response classes (the stage-wide document is built directly) nor the rules engine.
     probe = (
         "import os, sys\n"
         "os.environ.update(ISSUER='https://issuer.example', AUDIENCE='api://x', JWKS_PREFETCH='false')\n"
         "import jwt_authorizer.app\n"
         "loaded = set(sys.modules)\n"
-        "assert 'aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event' in loaded\n"
         "for heavy in ('aws_lambda_powertools.utilities.data_classes.sqs_event',\n"
-        "              'aws_lambda_powertools.logging.logger', 'aws_lambda_powertools.tracing.tracer'):\n"
+        "              'aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event',\n"
+        "              'jwt_authorizer.rules', 'jwt_authorizer.doctor', 'jwt_authorizer.revocation',\n"
+        "              'aws_lambda_powertools.logging.logger', 'aws_lambda_powertools.tracing.tracer',\n"
+        "              'importlib.metadata'):\n"
         "    assert heavy not in loaded, heavy\n"
+        "print('ok')\n"
+    )
+    assert run(probe) == "ok"
+
+
+def test_urllib3_http2_on_demand() -> None:
+    probe = (
+        "import sys, jwt_authorizer, urllib3\n"
+        "assert 'importlib.metadata' not in sys.modules and 'urllib3.http2.probe' in sys.modules\n"
+        "assert callable(urllib3.http2.inject_into_urllib3) and 'importlib.metadata' in sys.modules\n"
+        "from urllib3.http2 import extract_from_urllib3\n"
+        "print(extract_from_urllib3.__name__)\n"
+    )
+    assert run(probe) == "extract_from_urllib3"
+
+
+def test_route_rules_bring_the_rules_engine_and_powertools_responses() -> None:
+    probe = (
+        "import os, sys\n"
+        "os.environ.update(ISSUER='https://issuer.example', AUDIENCE='api://x', JWKS_PREFETCH='false',\n"
+        '                  ROUTE_RULES=\'{"rules": [{"path": "/orders", "require": "authenticated"}]}\')\n'
+        "import jwt_authorizer.app\n"
+        "from jwt_authorizer.responses import iam_policy\n"
+        "assert 'jwt_authorizer.rules' in sys.modules\n"
         "print('ok')\n"
     )
     assert run(probe) == "ok"

@@ -16,7 +16,7 @@ import pytest
 
 from jwt_authorizer.config import load_settings
 from jwt_authorizer.exceptions import ConfigurationError
-from jwt_authorizer.http import redact_url
+from jwt_authorizer.urls import redact_url
 from support import IdentityProvider, KeyPair, Outcome, claims, env_for, invoke, log_lines_of, rest_token_event
 
 SECRETS = ("hunter2", "S3CR3T", "alice")

@@ -19,9 +19,9 @@ import pytest
 
 from appload import cold_start
 from jwt_authorizer.exceptions import ConfigurationError
-from jwt_authorizer.http import redact_url
 from jwt_authorizer.observability import as_text, redact_text
 from jwt_authorizer.timefmt import duration, instant
+from jwt_authorizer.urls import redact_url
 from support import (
     ACCOUNT,
     API_ID,

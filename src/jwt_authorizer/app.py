@@ -16,11 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .authorizer import Authorizer
-from .config import load_settings
-from .exceptions import ConfigurationError, KeySourceUnavailable, TokenRejected
-from .factory import build_revocations, build_verifier, prefetch_all
-from .observability import (
+from . import early
+
+# First of all: the key set travels while everything below is imported (early.py).
+EARLY = early.start()
+
+from .authorizer import Authorizer  # noqa: E402
+from .config import load_settings  # noqa: E402
+from .exceptions import ConfigurationError, KeySourceUnavailable, TokenRejected  # noqa: E402
+from .factory import build_revocations, build_verifier, prefetch_all  # noqa: E402
+from .observability import (  # noqa: E402
     Observability,
     configuration_failed,
     observe_key_sources,
@@ -48,7 +53,12 @@ except ConfigurationError as _error:
     raise
 OBSERVABILITY = Observability(SETTINGS)
 REVOCATIONS = build_revocations(SETTINGS, listener=OBSERVABILITY.key_event)
-VERIFIER = build_verifier(SETTINGS, listener=OBSERVABILITY.cache_event, revocations=REVOCATIONS)
+VERIFIER = build_verifier(
+    SETTINGS,
+    fetcher=EARLY.fetcher_for(SETTINGS) if EARLY is not None else None,
+    listener=OBSERVABILITY.cache_event,
+    revocations=REVOCATIONS,
+)
 observe_key_sources(VERIFIER, OBSERVABILITY, tracing=tracing_enabled())
 AUTHORIZER = Authorizer(SETTINGS, VERIFIER, REVOCATIONS)
 if SETTINGS.jwks_prefetch:
@@ -76,9 +86,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         OBSERVABILITY.decision("error", "internal_error", fields, context, level="error", event=event)
         raise AuthorizerUnavailable("Internal authorizer error") from None
     if decision.permitted:
-        OBSERVABILITY.decision(
-            "allow", "granted", decision.fields, context, encoded=decision.remembered.encoded_fields(), event=event
-        )
+        OBSERVABILITY.decision("allow", "granted", decision.fields, context, encoded=decision.encoded, event=event)
     else:
         OBSERVABILITY.decision(
             "deny",
@@ -86,7 +94,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             decision.fields,
             context,
             level="warning",
-            encoded=decision.remembered.encoded_fields(),
+            encoded=decision.encoded,
             event=event,
         )
     return response

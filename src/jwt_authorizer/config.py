@@ -12,22 +12,21 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import constants as c
 from . import entra
 from .exceptions import ConfigurationError
-from .http import redact_url
 from .issuers import load_issuers
-from .jwks import is_secure_url
 from .keys import KeySet, UnusableKey, parse_jwks
 from .paths import resolve_packaged_file
-from .rules import RouteRules, load_rules
+from .urls import is_secure_url, redact_url
+
+if TYPE_CHECKING:
+    from .rules import RouteRules
 
 
-@dataclass(frozen=True, slots=True)
-class IssuerSettings:
+class IssuerSettings(NamedTuple):
     """Everything needed to trust one issuer (or one Entra tenant template)."""
 
     issuers: tuple[str, ...]
@@ -57,8 +56,7 @@ class IssuerSettings:
         return allowed is None or (isinstance(tenant_id, str) and tenant_id.lower() in allowed)
 
 
-@dataclass(frozen=True, slots=True)
-class RevocationSettings:
+class RevocationSettings(NamedTuple):
     """Where the revocation list comes from and what to do when it cannot be had (docs/revocation.md)."""
 
     url: str | None
@@ -76,8 +74,7 @@ class RevocationSettings:
         return self.url if self.url is not None else f"s3://{self.s3_bucket}/{self.s3_key}"
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     """The whole configuration of one function instance."""
 
     issuers: tuple[IssuerSettings, ...]
@@ -291,6 +288,16 @@ def _route_default(env: Mapping[str, str]) -> str:
     return route_default
 
 
+def _route_rules(env: Mapping[str, str]) -> RouteRules | None:
+    """The route rules, when some are configured: only then is the rules engine imported."""
+    default = _route_default(env)
+    if not (_get(env, c.ROUTE_RULES_ENV) or _get(env, c.ROUTE_RULES_FILE_ENV)):
+        return None
+    from .rules import load_rules  # noqa: PLC0415 - the proofs and automata cost a cold start
+
+    return load_rules(env, default)
+
+
 def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
     """One issuer from variables named as in the single-issuer configuration."""
     issuers = _issuers(env)
@@ -328,7 +335,7 @@ def issuer_settings(env: Mapping[str, str], name: str = "") -> IssuerSettings:
         audience_claim=_get(env, c.AUDIENCE_CLAIM_ENV) or "aud",
         principal_claims=_list(env, c.PRINCIPAL_CLAIM_ENV) or c.DEFAULT_PRINCIPAL_CLAIMS,
         context_claims=_list(env, c.CONTEXT_CLAIMS_ENV) or c.DEFAULT_CONTEXT_CLAIMS,
-        route_rules=load_rules(env, _route_default(env)),
+        route_rules=_route_rules(env),
         name=name,
     )
 
@@ -343,7 +350,7 @@ def _http_api_response(env: Mapping[str, str]) -> str:
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Read the configuration; a keyword argument wins, and its variables are then not read at all."""
     env = os.environ if environ is None else environ
-    unknown = sorted(set(overrides) - {f.name for f in fields(Settings)})
+    unknown = sorted(set(overrides) - set(Settings._fields))
     if unknown:
         raise TypeError(f"load_settings() got unknown settings: {', '.join(unknown)}")
     readers: dict[str, Callable[[], Any]] = {

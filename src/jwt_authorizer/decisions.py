@@ -16,11 +16,9 @@ that keep the cache exactly as strict as verification:
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .keys import SigningKey
-from .logline import dumps as _dumps
 from .routes import Grant
 from .verifier import IssuerVerifier, VerifiedToken
 
@@ -28,27 +26,47 @@ if TYPE_CHECKING:
     from .revocation import RevocationList
 
 
-@dataclass(slots=True)
 class CachedDecision:
-    """What verification and the route rules concluded about one token."""
+    """What verification and the route rules concluded about one token.
 
-    issuer: IssuerVerifier
-    verified: VerifiedToken
-    generation: int
-    expires_at: float
-    principal_id: str
-    grant: Grant
-    context: dict[str, Any]
-    token_fields: dict[str, Any]
-    token_json: str = ""
-    # The revocation list this success was last checked against (``revoking.RevokingDecisionCache``).
-    revocations: RevocationList | None = None
+    ``token_json`` holds the token's log members, encoded once as JSON members without braces
+    (``kid``, ``iss``...); ``revocations`` the revocation list this success was last checked
+    against (``revoking.RevokingDecisionCache``). ``generation`` and ``revocations`` change.
+    """
 
-    def encoded_fields(self) -> str:
-        """The token's log fields as JSON members (no braces), encoded once per token."""
-        if not self.token_json and self.token_fields:
-            self.token_json = _dumps(self.token_fields)[1:-1]
-        return self.token_json
+    __slots__ = (
+        "context",
+        "expires_at",
+        "generation",
+        "grant",
+        "issuer",
+        "principal_id",
+        "revocations",
+        "token_json",
+        "verified",
+    )
+
+    def __init__(  # noqa: PLR0917 - the positional signature of the dataclass it replaces
+        self,
+        issuer: IssuerVerifier,
+        verified: VerifiedToken,
+        generation: int,
+        expires_at: float,
+        principal_id: str,
+        grant: Grant,
+        context: dict[str, Any],
+        token_json: str,
+        revocations: RevocationList | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.verified = verified
+        self.generation = generation
+        self.expires_at = expires_at
+        self.principal_id = principal_id
+        self.grant = grant
+        self.context = context
+        self.token_json = token_json
+        self.revocations = revocations
 
     @property
     def key(self) -> SigningKey:

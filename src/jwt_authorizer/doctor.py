@@ -28,12 +28,13 @@ from . import entra
 from .config import IssuerSettings, Settings
 from .exceptions import KeySourceUnavailable, Reason, TokenRejected
 from .factory import build_verifier
-from .http import Fetcher, redact_url
+from .http import Fetcher
 from .identity import context_of, principal_of
 from .keys import SigningKey
 from .revocation import iso
 from .revocation_source import ListReading
 from .token import ParsedToken, parse_token
+from .urls import redact_url
 from .verifier import IssuerVerifier, Verifier
 
 _STEPS = (

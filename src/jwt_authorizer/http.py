@@ -19,8 +19,8 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import urllib3
@@ -29,44 +29,17 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .constants import USER_AGENT
 from .exceptions import FetchError
+from .urls import redact_url
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 
-_MAX_URL_CHARS = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Conditional:
+class Conditional(NamedTuple):
     """The answer to a conditional GET: ``body`` is ``None`` when the server said 304 Not Modified."""
 
     body: bytes | None
     etag: str | None
-
-
-def redact_url(url: object) -> str:
-    """A URL as a log line may show it: scheme, host, port and path; never userinfo or query.
-
-    ``https://user:secret@idp.example/keys?sig=abc`` becomes ``https://***@idp.example/keys?***``:
-    what was there is visible, what it said is not. The fragment is dropped.
-    """
-    if not isinstance(url, str):
-        return f"<not a URL: {type(url).__name__}>"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<an unparsable URL>"
-    if parts.scheme and parts.netloc:
-        _, at, hostport = parts.netloc.rpartition("@")
-        head = f"{parts.scheme}://{'***@' if at else ''}{hostport}"
-        text = head + parts.path + ("?***" if parts.query else "")
-    else:
-        bare = url.split("#", 1)[0]
-        path, question, _ = bare.partition("?")
-        _, at, rest = path.rpartition("@")
-        text = ("***@" if at else "") + rest + ("?***" if question else "")
-    return text if len(text) <= _MAX_URL_CHARS else text[:_MAX_URL_CHARS] + "..."
 
 
 class Fetcher(Protocol):
@@ -166,6 +139,17 @@ class _HTTPSPool(HTTPSConnectionPool):
 # ----- the fetcher ----------------------------------------------------------------------------------
 
 
+class _Early:
+    """A fetch started ahead of its ``fetch_json`` call (``UrllibFetcher.fetch_early``)."""
+
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: FetchError | None = None
+
+
 class UrllibFetcher:
     """urllib3 with pooled connections, kept in module state so warm calls reuse them."""
 
@@ -181,6 +165,7 @@ class UrllibFetcher:
         self.max_bytes = max_bytes
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._pools: dict[str | None, urllib3.PoolManager] = {}
+        self._early: dict[str, _Early] = {}
 
     def _pool(self, url: str) -> urllib3.PoolManager:
         proxy = _proxy_for(url)
@@ -192,7 +177,43 @@ class UrllibFetcher:
             self._pools[proxy] = pool
         return pool
 
+    def expect(self, url: str) -> None:
+        """Announce a ``fetch_early(url)`` about to run: a ``fetch_json(url)`` meanwhile waits for it."""
+        self._early[url] = _Early()
+
+    def fetch_early(self, url: str, follow: Callable[[Any], str | None] | None = None) -> None:
+        """Fetch an ``expect``-ed URL now, on this thread, for the one ``fetch_json(url)`` to come.
+
+        The cold start fetches the key set this way while the rest of the function is imported.
+        ``follow`` names a URL to fetch next from the answer (a discovery document's
+        ``jwks_uri``), announced before the first answer is handed over so it is not fetched twice.
+        """
+        slot = self._early[url]
+        following: str | None = None
+        try:
+            slot.value = self._fetch_json(url)
+            following = follow(slot.value) if follow is not None else None
+            if following is not None:
+                self.expect(following)
+        except FetchError as exc:
+            slot.error = exc
+        finally:
+            slot.done.set()
+        if following is not None:
+            self.fetch_early(following)
+
     def fetch_json(self, url: str) -> Any:
+        slot = self._early.pop(url, None)
+        if slot is not None:
+            # Fetched (or being fetched) early: its outcome, once, within the usual deadline.
+            if not slot.done.wait(self.connect_timeout + self.total_timeout):
+                raise self._too_slow(redact_url(url))
+            if slot.error is not None:
+                raise slot.error
+            return slot.value
+        return self._fetch_json(url)
+
+    def _fetch_json(self, url: str) -> Any:
         shown = redact_url(url)
         body = self._get(url, shown, self._headers, conditional=False).body
         try:

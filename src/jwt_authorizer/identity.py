@@ -39,8 +39,12 @@ def principal_of(claims: dict[str, Any], names: Iterable[str]) -> tuple[str, str
     raise MissingClaimError("the token has no claim to use as principalId", expected=tried)
 
 
+_SCALARS = (bool, int, str)
+_MISSING: Any = object()
+
+
 def _flatten(value: Any) -> str | int | float | bool | None:
-    if isinstance(value, bool | int | str):
+    if isinstance(value, _SCALARS):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -57,12 +61,16 @@ def context_of(claims: dict[str, Any], names: Iterable[str]) -> dict[str, str | 
     omitted: list[str] = []
     size = 0
     for name in names:
-        if name not in claims:
+        value = claims.get(name, _MISSING)
+        if value is _MISSING:
             continue
-        value = _flatten(claims[name])
-        if value is None:
-            continue
-        length = len(value) if isinstance(value, str) else 16
+        if value.__class__ is str:  # most claims: no flattening, its own length (built once per token)
+            length = len(value)
+        else:
+            value = _flatten(value)
+            if value is None:
+                continue
+            length = len(value) if isinstance(value, str) else 16
         if length > MAX_VALUE_CHARS or size + length > MAX_CONTEXT_CHARS:
             omitted.append(name)
             continue

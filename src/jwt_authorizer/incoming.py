@@ -1,9 +1,11 @@
 """Reading an API Gateway authorizer event: which API it is, where the token is, which route.
 
 API Gateway sends five shapes (REST TOKEN, REST REQUEST, HTTP API 1.0 and 2.0, WebSocket
-``$connect``) that differ in where the token and the route live. They are read through
-Powertools' data classes, and only the keys each shape really has are touched: a REST REQUEST
-event has no ``version`` or ``identitySource``. Nothing here trusts the token; it only finds it.
+``$connect``) that differ in where the token and the route live. They are read as the plain
+dictionaries they are, touching only the keys each shape really has, the same ones Powertools'
+data classes read (``methodArn``, ``routeArn``, ``headers``...): a REST REQUEST event has no
+``version`` or ``identitySource``. Building a data class per event would cost more than the rest
+of a warm decision. Nothing here trusts the token; it only finds it.
 
 The kind of event is decided only from what API Gateway alone sets, never from text a caller
 chooses: a WebSocket ``$connect`` has a WebSocket request context (``eventType`` ``CONNECT``,
@@ -16,15 +18,8 @@ refused (``malformed_event``, 401): answering it as a connection would allow the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerEventV2,
-    APIGatewayAuthorizerRequestEvent,
-    APIGatewayAuthorizerTokenEvent,
-)
+from typing import Any, NamedTuple
 
 from .exceptions import MalformedAuthorizationError, MalformedEventError, MissingTokenError
 
@@ -72,8 +67,7 @@ class EventKind(StrEnum):
     WEBSOCKET = "websocket"
 
 
-@dataclass(frozen=True, slots=True)
-class RouteArn:
+class RouteArn(NamedTuple):
     """The parts of a methodArn/routeArn; ``valid`` is False for ARNs we could not read."""
 
     raw: str
@@ -91,21 +85,27 @@ class RouteArn:
     connect: bool = False
 
 
-@dataclass(slots=True)
 class AuthorizationRequest:
     """A request as the decision sees it.
 
     ``http_method`` and ``path`` are the route the decision is taken on: the method ARN's verb
     and path when the ARN can be read (what API Gateway matches a cached policy against), else
     the event's own method and path; ``""`` when neither names a route. A WebSocket connection has
-    no method (``""``) and the path ``/$connect``.
+    no method (``""``) and the path ``/$connect``. ``checked`` is False when the token's b64token
+    syntax is still to be checked (``bearer_value``).
     """
 
-    kind: EventKind
-    token: str
-    route: RouteArn
-    http_method: str
-    path: str
+    __slots__ = ("checked", "http_method", "kind", "path", "route", "token")
+
+    def __init__(  # noqa: PLR0917 - the positional signature of the dataclass it replaces
+        self, kind: EventKind, token: str, route: RouteArn, http_method: str, path: str, checked: bool = True
+    ) -> None:
+        self.kind = kind
+        self.token = token
+        self.route = route
+        self.http_method = http_method
+        self.path = path
+        self.checked = checked
 
     @property
     def label(self) -> str:
@@ -173,11 +173,33 @@ def bearer_token(value: str | None) -> str:
             raise MalformedAuthorizationError(
                 "the Authorization scheme is not Bearer", actual=KNOWN_SCHEMES.get(scheme.lower())
             )
-        raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
+        raise MalformedAuthorizationError(_SYNTAX_ERROR)
     token = stripped[7:]
     if not is_b64token(token):
-        raise MalformedAuthorizationError("the Authorization header must be 'Bearer' and exactly one token")
+        raise MalformedAuthorizationError(_SYNTAX_ERROR)
     return token
+
+
+_SYNTAX_ERROR = "the Authorization header must be 'Bearer' and exactly one token"
+
+
+def bearer_value(value: str | None) -> tuple[str, bool]:
+    """``(token, checked)``: ``bearer_token(value)``, or the usual spelling read at once, unchecked.
+
+    For ``Bearer <text>`` (no trailing space) the token is ``<text>`` if it is one at all; its
+    b64token syntax is then left to ``check_token_syntax``, called only when the token fails to
+    parse: a token that parses as a JWS is a b64token (base64url and dots), and one that is
+    remembered as verified was parsed before. Either way the answer is ``bearer_token``'s.
+    """
+    if value.__class__ is str and value[:7] == "Bearer " and value[-1:] != " ":
+        return value[7:], False
+    return bearer_token(value), True
+
+
+def check_token_syntax(token: str) -> None:
+    """The b64token check ``bearer_value`` deferred (``MalformedAuthorizationError``)."""
+    if not is_b64token(token):
+        raise MalformedAuthorizationError(_SYNTAX_ERROR)
 
 
 def is_b64token(text: str) -> bool:
@@ -276,21 +298,23 @@ def _http_route(route: RouteArn, method: Any, path: Any) -> tuple[str, str]:
 
 def _read(event: dict[str, Any], websocket_query_parameter: str) -> AuthorizationRequest:
     if event.get("type") == "TOKEN":
-        token_event = APIGatewayAuthorizerTokenEvent(event)
-        route = parse_arn(token_event.method_arn)
-        _refuse_mixed("REST TOKEN", False, route.connect)
-        token = bearer_token(event.get("authorizationToken"))
-        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, *_http_route(route, None, None))
+        # The event has exactly type, authorizationToken and methodArn (what
+        # APIGatewayAuthorizerTokenEvent reads, without building it on every call).
+        route = parse_arn(event["methodArn"])
+        if route.connect:
+            _refuse_mixed("REST TOKEN", False, True)
+        token, checked = bearer_value(event.get("authorizationToken"))
+        if route.valid:
+            return AuthorizationRequest(EventKind.REST_TOKEN, token, route, route.method, route.path, checked)
+        return AuthorizationRequest(EventKind.REST_TOKEN, token, route, "", "", checked)
     if event.get("version") == "2.0":
-        v2 = APIGatewayAuthorizerEventV2(event)
-        route = parse_arn(v2.route_arn)
+        route = parse_arn(event["routeArn"])
         _refuse_mixed("HTTP API 2.0", _websocket_context(event)[0], route.connect)
-        token = bearer_token(_header(v2.headers, "authorization"))
+        token, checked = bearer_value(_header(event["headers"], "authorization"))
         http = (event.get("requestContext") or {}).get("http") or {}
         method, path = _http_route(route, http.get("method"), event.get("rawPath"))
-        return AuthorizationRequest(EventKind.HTTP_V2, token, route, method, path)
-    request = APIGatewayAuthorizerRequestEvent(event)
-    method_arn = request.method_arn
+        return AuthorizationRequest(EventKind.HTTP_V2, token, route, method, path, checked)
+    method_arn = event["methodArn"]
     signals, complete = _websocket_context(event)
     route = parse_arn(method_arn)
     connect_arn = route.connect
@@ -316,6 +340,6 @@ def _read(event: dict[str, Any], websocket_query_parameter: str) -> Authorizatio
         else:
             detail = "an incomplete or contradictory WebSocket request context"
         raise MalformedEventError(f"the event mixes WebSocket and HTTP signals ({detail}); refused")
-    token = bearer_token(_single_header(event, "Authorization"))
+    token, checked = bearer_value(_single_header(event, "Authorization"))
     method, path = _http_route(route, event.get("httpMethod"), event.get("path"))
-    return AuthorizationRequest(kind, token, route, method, path)
+    return AuthorizationRequest(kind, token, route, method, path, checked)

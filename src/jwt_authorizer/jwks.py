@@ -24,34 +24,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from .exceptions import FetchError, KeySourceUnavailable, UnknownKeyError
-from .http import Fetcher, redact_url
+from .http import Fetcher
 from .keys import KeySet, SigningKey, UnusableKey, parse_jwks
-
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+from .urls import is_secure_url, redact_url
 
 # Called as ``listener(name, **fields)``: ``fetch``, ``fetch_failed``, ``stale_served``,
 # ``penalty_opened`` without fields; ``key_skipped`` with ``kid``, ``reason`` and ``source``.
 Listener = Callable[..., None]
-
-
-def is_secure_url(url: object) -> bool:
-    """``https://`` anywhere; ``http://`` only on loopback, for local runs and tests.
-
-    Anything that is not a string, or that ``urlsplit`` cannot read (``https://[::1``), is not.
-    """
-    if not isinstance(url, str):
-        return False
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return False
-    if parts.scheme == "https" and host:
-        return True
-    return parts.scheme == "http" and host in LOOPBACK_HOSTS
 
 
 class KeyProvider(Protocol):

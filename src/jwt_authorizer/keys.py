@@ -14,8 +14,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -58,13 +57,12 @@ def kty_for_algorithm(alg: str) -> str:
     return "EC" if alg.startswith("ES") else "RSA"
 
 
-@dataclass(frozen=True, slots=True)
-class SigningKey:
+class SigningKey(NamedTuple):
     """One usable public key from a JWKS, with the members that constrain its use."""
 
     kid: str
     kty: str
-    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey = field(repr=False)
+    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey
     alg: str | None = None
     issuer: str | None = None
     curve: str | None = None
@@ -99,31 +97,40 @@ class SigningKey:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class SkippedKey:
+class SkippedKey(NamedTuple):
     """One JWK left out of a key set: where it was, its ``kid`` (when a string), and why.
 
     ``code`` is short and stable (for logs and metrics), ``detail`` the sentence for people.
     """
 
-    index: int
+    position: int
     kid: str | None
     code: str
     detail: str
 
     def __str__(self) -> str:
-        return f"key {self.index} (kid {self.kid!r}): {self.detail}"
+        return f"key {self.position} (kid {self.kid!r}): {self.detail}"
 
 
-@dataclass(frozen=True, slots=True)
 class KeySet:
-    """The keys of one fetch, by ``kid``, and the ones that were skipped."""
+    """The keys of one fetch, by ``kid``, and the ones that were skipped (never changed once built)."""
 
-    keys: Mapping[str, SigningKey]
-    skipped: tuple[SkippedKey, ...] = ()
+    __slots__ = ("keys", "skipped")
+
+    def __init__(self, keys: Mapping[str, SigningKey], skipped: tuple[SkippedKey, ...] = ()) -> None:
+        self.keys = keys
+        self.skipped = skipped
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeySet) and (self.keys, self.skipped) == (other.keys, other.skipped)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"KeySet(keys={sorted(self.keys)!r}, skipped={list(self.skipped)!r})"
 
     def skipped_words(self) -> str:
         return "; ".join(str(note) for note in self.skipped)

@@ -1,60 +1,99 @@
-"""Import the parts of Powertools the authorizer runs, and not the rest, at cold start.
+"""Import the parts of Powertools and urllib3 the authorizer runs, and not the rest, at cold start.
 
-``aws_lambda_powertools/__init__.py`` imports Logger, Metrics and Tracer with their dependencies,
-and ``utilities/data_classes/__init__.py`` imports every event class of every AWS service; together
-they cost more at cold start than PyJWT, cryptography and urllib3 (``make bench`` measures it).
-The authorizer needs one data-class module, the EMF serializer of Metrics, and a Logger only when
-something unexpected happens.
+Some packages' ``__init__`` costs more than what the authorizer uses of them:
 
-So these packages are registered here from their specs, unexecuted: importing one of their
-submodules (``...data_classes.api_gateway_authorizer_event``, ``aws_lambda_powertools.metrics``)
-loads only that submodule and what it imports. The first access to any other name of such a
-package runs its real ``__init__`` (PEP 562 module ``__getattr__``), so
-``from aws_lambda_powertools import Logger`` or ``...data_classes import SQSEvent`` anywhere
-keeps working exactly as before, at the usual price.
+* ``aws_lambda_powertools/__init__.py`` imports Logger, Metrics and Tracer with their
+  dependencies, and ``utilities/data_classes/__init__.py`` imports every event class of every AWS
+  service; together they cost more at cold start than PyJWT, cryptography and urllib3.
+* ``urllib3/http2/__init__.py`` imports ``importlib.metadata`` (tens of milliseconds) to check
+  the version of ``h2`` for an HTTP/2 support that is opt-in; ``urllib3.connection`` imports only
+  its ``probe`` submodule.
+
+So a finder at the head of ``sys.meta_path`` gives these packages a loader that creates the module
+and leaves its ``__init__`` unexecuted: importing a submodule (``...data_classes.
+api_gateway_authorizer_event``, ``urllib3.http2.probe``) loads only that submodule and what it
+imports. The first access to any other name of such a package runs its real ``__init__`` (a PEP 562
+module ``__getattr__``), so ``from aws_lambda_powertools import Logger``, ``...data_classes import
+SQSEvent`` or ``urllib3.http2.inject_into_urllib3()`` anywhere keep working exactly as before, at
+the usual price. Nothing is looked up until something imports them.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 import logging
 import os
 import sys
+from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
-# Outermost first: each registration needs its parent in sys.modules.
-_LAZY_PACKAGES = (
-    "aws_lambda_powertools",
-    "aws_lambda_powertools.utilities",
-    "aws_lambda_powertools.utilities.data_classes",
+DEFERRED_PACKAGES = frozenset(
+    {
+        "aws_lambda_powertools",
+        "aws_lambda_powertools.utilities",
+        "aws_lambda_powertools.utilities.data_classes",
+        "urllib3.http2",
+    }
 )
 
 
-def _register_lazy_package(name: str) -> None:
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return  # let the normal import report the problem
-    package = importlib.util.module_from_spec(spec)
-    loader = spec.loader
+class _DeferredInit:
+    """Creates the package as its own loader would, and runs its ``__init__`` on first real use.
 
-    def complete(attribute: str) -> Any:
-        delattr(package, "__getattr__")
-        loader.exec_module(package)
-        return getattr(package, attribute)
+    (A loader and a finder by their methods, as the import system calls them: ``importlib.abc``
+    itself costs more to import than everything it would save here.)
+    """
 
-    setattr(package, "__getattr__", complete)  # noqa: B010 - a module-level __getattr__ (PEP 562)
-    sys.modules[name] = package
-    parent, _, child = name.rpartition(".")
-    if parent:
-        setattr(sys.modules[parent], child, package)
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self._loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        loader, name = self._loader, module.__name__
+
+        def complete(attribute: str) -> Any:
+            if _submodule_exists(name, attribute, module.__path__):
+                # ``from package import submodule``: let the import system load just that.
+                raise AttributeError(attribute)
+            delattr(module, "__getattr__")
+            loader.exec_module(module)
+            return getattr(module, attribute)
+
+        setattr(module, "__getattr__", complete)  # noqa: B010 - a module-level __getattr__ (PEP 562)
+
+
+def _submodule_exists(package: str, attribute: str, path: Sequence[str]) -> bool:
+    if attribute.startswith("__"):
+        return False
+    return importlib.machinery.PathFinder.find_spec(f"{package}.{attribute}", list(path)) is not None
+
+
+class _Finder:
+    """Finds the deferred packages where the path finder would, with ``_DeferredInit`` as loader."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in DEFERRED_PACKAGES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+            return spec  # let the normal import report the problem (or load a plain module)
+        spec.loader = _DeferredInit(spec.loader)  # type: ignore[assignment]  # a loader by its methods
+        return spec
+
+
+_FINDER = _Finder()
 
 
 def register() -> None:
-    """Called from the package ``__init__``, before any module imports from Powertools."""
-    for name in _LAZY_PACKAGES:
-        _register_lazy_package(name)
+    """Called from the package ``__init__``, before any module imports from Powertools or urllib3."""
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
     if not os.environ.get("POWERTOOLS_DEBUG"):
         # What Powertools' own __init__ does for its package logger: keep its internals quiet.
         package_logger = logging.getLogger("aws_lambda_powertools")

@@ -48,11 +48,11 @@ from .constants import (
     TRACE_DISABLED_ENV,
 )
 from .exceptions import ConfigurationError, FetchError, TokenRejected
-from .http import redact_url
 from .incoming import parse_arn
 from .jwks import KeyProvider, StaticKeyProvider
 from .keys import KeySet
 from .logline import dumps as _dumps
+from .urls import redact_url
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.logging.logger import Logger
@@ -167,9 +167,9 @@ class Observability:
         self._logger: Logger | None = None
         self._cold_start = True
         self._service_json = _dumps(self.service)
-        self._emf_templates: dict[tuple[str, str], tuple[str, str]] = {}
         self._prefixes: dict[str, str] = {}
-        self._heads: dict[tuple[str, str, str], str] = {}
+        # (level, outcome, reason) -> (head, EMF before and after its timestamp, shown at this level)
+        self._pieces: dict[tuple[str, str, str], tuple[str, str, str, bool]] = {}
         self._stages: dict[str, str] = {}
         self._riders: dict[str, int] = {}
         self._second = -1
@@ -250,46 +250,64 @@ class Observability:
         encoded: str,
         event: Any,
     ) -> None:
+        # This runs on every warm call: its pieces are encoded once (the head per level, outcome
+        # and reason; the API and stage per ARN; the second of the timestamp) and the line is
+        # assembled in one expression and written at once.
         now = time.time()
-        stream = self._stream
-        emf = self._emf(outcome, reason, int(now * 1000))
-        if self._level > _LEVELS[level]:
+        ms = int(now * 1000)
+        emf = self._emf(outcome, reason, ms) if self._riders else None
+        pieces = self._pieces.get((level, outcome, reason))
+        if pieces is None:
+            pieces = self._line_pieces(level, outcome, reason, context)
+        head, emf_head, emf_tail, visible = pieces
+        if emf is None:
+            emf = f"{emf_head}{ms}{emf_tail}"
+        second = ms // 1000
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        stamp = f"{self._second_text}.{ms % 1000:03d}Z"
+        if not visible:
             # The level hides the line; its metrics still count (with the service dimension's value).
-            stream.write(f'{{"service":{self._service_json},"timestamp":"{self._timestamp(now)}",{emf}}}\n')
+            self._stream.write(f'{{"service":{self._service_json},"timestamp":"{stamp}",{emf}}}\n')
             return
-        head = self._heads.get((level, outcome, reason))
-        if head is None:
-            head = f'{self._prefix(level, context)}"message":{_dumps(f"{outcome}: {reason}")},"timestamp":'
-            self._heads[(level, outcome, reason)] = head
-        parts = [
-            f'{head}"{self._timestamp(now)}","cold_start":{"true" if self._cold_start else "false"},'
-            f'"function_request_id":{_dumps(getattr(context, "aws_request_id", None))}'
-        ]
+        request_id = getattr(context, "aws_request_id", None)
+        where = apigw = ""
         if event.__class__ is dict:
-            # Where the request came from (inlined: this runs on every warm call). API, stage and
-            # account come from the methodArn/routeArn, the only place a TOKEN event has them,
-            # encoded once per ARN; the request id is the per-request part.
+            # API, stage and account come from the methodArn/routeArn, the only place a TOKEN event
+            # has them, encoded once per ARN; API Gateway's request id is the per-request part.
             arn = event.get("methodArn") or event.get("routeArn")
-            stage = self._stages.get(arn) if arn.__class__ is str else None
-            context = event.get("requestContext")
-            if context.__class__ is not dict:
-                context = None
-            parts.append(stage if stage is not None else self._stage_members(arn, context))
-            if context is not None:
-                request_id = context.get("requestId")
-                if request_id.__class__ is str and request_id:
-                    parts.append(f',"apigw_request_id":{_encode_text(request_id[:_MAX_ID_CHARS])}')
+            where = self._stages.get(arn) if arn.__class__ is str else None  # type: ignore[assignment]
+            request_context = event.get("requestContext")
+            if request_context.__class__ is not dict:
+                request_context = None
+            if where is None:
+                where = self._stage_members(arn, request_context)
+            if request_context is not None:
+                apigw_id = request_context.get("requestId")
+                if apigw_id.__class__ is str and apigw_id:
+                    apigw = f',"apigw_request_id":{_encode_text(apigw_id[:_MAX_ID_CHARS])}'
         trace = _ENVIRON_BYTES.get(_TRACE_KEY) if _ENVIRON_BYTES is not None else _trace_header()
         if trace:
             root = (trace.decode("ascii", "replace") if isinstance(trace, bytes) else trace).split(";", 1)[0]
-            parts.append(f',"xray_trace_id":{_dumps(root.removeprefix("Root="))}')
-        if fields:
-            parts.append(f",{_dumps(fields)[1:-1]}")
-        if encoded:
-            parts.append(f",{encoded}")
-        # Static head, this call's members, then the EMF fragment: one line, one write.
-        parts.append(f",{emf}}}\n")
-        stream.write("".join(parts))
+            trace = f',"xray_trace_id":{_dumps(root.removeprefix("Root="))}'
+        self._stream.write(
+            f'{head}"{stamp}","cold_start":{"true" if self._cold_start else "false"},"function_request_id":'
+            f"{_encode_text(request_id) if request_id.__class__ is str else _dumps(request_id)}{where}{apigw}"
+            f"{trace or ''}{',' + _dumps(fields)[1:-1] if fields else ''}{',' + encoded if encoded else ''},{emf}}}\n"
+        )
+
+    def _line_pieces(self, level: str, outcome: str, reason: str, context: Any) -> tuple[str, str, str, bool]:
+        """The constant parts of a decision line: its head, the EMF text around the timestamp, and
+        whether the level shows it."""
+        head = f'{self._prefix(level, context)}"message":{_dumps(f"{outcome}: {reason}")},"timestamp":'
+        blob = emf_members(
+            self.namespace, 0, {DECISIONS: 1}, DECISION_DIMENSIONS, {"outcome": outcome, "reason": reason}
+        )
+        emf_head, emf_tail = _dumps(blob)[1:-1].split('"Timestamp":0', 1)
+        pieces = (head, emf_head + '"Timestamp":', emf_tail, self._level <= _LEVELS[level])
+        self._pieces[(level, outcome, reason)] = pieces
+        return pieces
 
     def _stage_members(self, arn: Any, context: dict[str, Any] | None) -> str:
         """``,"api_id":...,"stage":...,"account_id":...`` for an ARN (remembered) or, failing that, the context."""
@@ -330,29 +348,19 @@ class Observability:
         return prefix
 
     def _emf(self, outcome: str, reason: str, timestamp_ms: int) -> str:
-        """The decision's EMF members as JSON text (no braces), encoded once per (outcome, reason)."""
-        if self._riders:
-            blob = emf_members(
-                self.namespace,
-                timestamp_ms,
-                {DECISIONS: 1},
-                DECISION_DIMENSIONS,
-                {"outcome": outcome, "reason": reason},
-            )
-            riders = emf_members(self.namespace, timestamp_ms, self._riders, SERVICE_DIMENSIONS, {})
-            self._riders = {}
-            blob["_aws"]["CloudWatchMetrics"].extend(riders.pop("_aws")["CloudWatchMetrics"])
-            blob.update(riders)
-            return _dumps(blob)[1:-1]
-        template = self._emf_templates.get((outcome, reason))
-        if template is None:
-            blob = emf_members(
-                self.namespace, 0, {DECISIONS: 1}, DECISION_DIMENSIONS, {"outcome": outcome, "reason": reason}
-            )
-            head, tail = _dumps(blob)[1:-1].split('"Timestamp":0', 1)
-            template = (head + '"Timestamp":', tail)
-            self._emf_templates[(outcome, reason)] = template
-        return f"{template[0]}{timestamp_ms}{template[1]}"
+        """The decision's EMF members with the riders (events of this request) as a second directive."""
+        blob = emf_members(
+            self.namespace,
+            timestamp_ms,
+            {DECISIONS: 1},
+            DECISION_DIMENSIONS,
+            {"outcome": outcome, "reason": reason},
+        )
+        riders = emf_members(self.namespace, timestamp_ms, self._riders, SERVICE_DIMENSIONS, {})
+        self._riders = {}
+        blob["_aws"]["CloudWatchMetrics"].extend(riders.pop("_aws")["CloudWatchMetrics"])
+        blob.update(riders)
+        return _dumps(blob)[1:-1]
 
     # ----- lines of their own -----------------------------------------------------------------
 

@@ -15,13 +15,7 @@ it never opens one.
 from __future__ import annotations
 
 import re
-from typing import Any
-
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerResponse,
-    APIGatewayAuthorizerResponseV2,
-    APIGatewayAuthorizerResponseWebSocket,
-)
+from typing import TYPE_CHECKING, Any
 
 from .incoming import AuthorizationRequest, EventKind, RouteArn
 from .routes import (
@@ -33,6 +27,11 @@ from .routes import (
     longest_resource,
     policy_size,
 )
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerResponse,
+    )
 
 # A path Powertools accepts in a resource, without IAM wildcards.
 _PLAIN_PATH = re.compile(r"/[/.a-zA-Z0-9_{}+-]*")
@@ -190,6 +189,13 @@ def iam_policy(
     if not route.valid:
         allowed = permitted and nameable(route)
         return _literal_policy(principal_id, route, "Allow" if allowed else "Deny", context)
+    # Powertools' response classes, imported on first use: the common answers (the whole stage,
+    # the simple response) are built below without them, and the tests prove the two alike.
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (  # noqa: PLC0415
+        APIGatewayAuthorizerResponse,
+        APIGatewayAuthorizerResponseWebSocket,
+    )
+
     args = (principal_id, route.region, route.account, route.api_id, route.stage)
     if kind is EventKind.WEBSOCKET:
         # The authorizer runs on $connect only; the connection is all the policy governs.
@@ -228,5 +234,14 @@ def iam_policy(
 
 
 def simple_response(authorized: bool, context: dict[str, Any]) -> dict[str, Any]:
-    """HTTP API payload 2.0 simple response."""
-    return APIGatewayAuthorizerResponseV2(authorize=authorized, context=context or None).asdict()
+    """HTTP API payload 2.0 simple response, as ``APIGatewayAuthorizerResponseV2.asdict()`` gives it."""
+    return {"isAuthorized": authorized, "context": context} if context else {"isAuthorized": authorized}
+
+
+def stage_document(route: RouteArn) -> dict[str, Any]:
+    """The policy document allowing every route of the stage, as Powertools' ``allow_all_routes``
+    writes it (the answer without route rules, built once per stage)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [route.stage_prefix + "/*/*"]}],
+    }

@@ -24,9 +24,8 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 # Verbs an API Gateway method ARN can carry (an ``ANY`` method arrives as the request's verb).
 VERBS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -43,14 +42,12 @@ _LITERAL = re.compile(r"[A-Za-z0-9._-]+")
 # ----- rule patterns ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     kind: str  # "literal", "param" (one segment) or "rest" (the remainder, possibly empty)
     value: str  # the literal text or the parameter name
 
 
-@dataclass(frozen=True, slots=True)
-class PathPattern:
+class PathPattern(NamedTuple):
     """A validated rule path: ``/``, ``/orders``, ``/orders/{id}``, ``/files/*``, ``/{proxy+}``."""
 
     text: str
@@ -405,8 +402,7 @@ class RouteDecision(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+class Grant(NamedTuple):
     """What a caller may invoke, and how a cached IAM policy expresses it.
 
     ``allow_all`` allows the whole stage; ``routes`` are further Allow statements and ``denied``
@@ -433,7 +429,7 @@ class Grant:
         return self.decision.explain(method, path) if self.decision is not None else {}
 
     def per_request_variant(self) -> Grant:
-        return replace(self, allow_all=False, routes=(), denied=(), per_request=True)
+        return self._replace(allow_all=False, routes=(), denied=(), per_request=True)
 
 
 ALLOW_ALL = Grant(allow_all=True)

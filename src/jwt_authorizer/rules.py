@@ -33,7 +33,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -386,7 +386,7 @@ class RouteRules:
         except BudgetExceeded:
             grant = None
         if grant is not None:
-            return replace(grant, decision=decision)
+            return grant._replace(decision=decision)
         return Grant(allow_all=False, per_request=True, decision=decision)
 
     # ----- proving a cached policy exact ----------------------------------------------------------

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from . import entra
@@ -55,6 +55,7 @@ from .timefmt import duration, instant
 from .token import ParsedToken, parse_token
 
 _MAX_KID_CHARS = 256
+_FLOAT_INTEGERS = 2**1023  # integers of float range, compared without converting them
 # Header typ values (as media types, without "application/") of the tokens this function accepts.
 ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
 # typ values that say "ID token" outright (some providers type their ID tokens).
@@ -91,8 +92,28 @@ def check_token_type(header: dict[str, Any]) -> None:
     )
 
 
+# Claims any of whose presence calls for the full look at the token's kind.
+_KIND_CLAIMS = frozenset({"token_use", "typ", "nonce", *ID_TOKEN_HASH_CLAIMS})
+
+
+@lru_cache(maxsize=1024)
+def is_entra_issuer(issuer: str) -> bool:
+    """An Entra v1 or v2 issuer (remembered: a verified token's issuer is one of a few configured ones)."""
+    return entra.is_v1_issuer(issuer) or entra.is_v2_issuer(issuer)
+
+
+def _has_client(claims: dict[str, Any]) -> bool:
+    """Does the token name its client (``azp`` in v2, ``appid`` in v1) as every Entra access token does?"""
+    azp, appid = claims.get("azp"), claims.get("appid")
+    return (azp.__class__ is str and azp != "") or (appid.__class__ is str and appid != "")
+
+
 def id_token_markers(header: dict[str, Any], claims: dict[str, Any]) -> list[str]:
     """What makes this (signed, issuer-chosen) token an ID token; empty for an access token."""
+    issuer = claims.get("iss")
+    entra_issuer = issuer.__class__ is str and is_entra_issuer(issuer)
+    if _KIND_CLAIMS.isdisjoint(claims) and (not entra_issuer or _has_client(claims)):
+        return []  # the common access token: none of the rules below can fire
     markers: list[str] = []
     if claims.get("token_use") == "id":
         markers.append("token_use is id (a Cognito ID token)")
@@ -100,9 +121,7 @@ def id_token_markers(header: dict[str, Any], claims: dict[str, Any]) -> list[str
     payload_kind = payload_typ.lower() if isinstance(payload_typ, str) else None
     if payload_kind == "id":
         markers.append("its typ claim is ID (a Keycloak ID token)")
-    issuer = claims.get("iss")
-    entra_issuer = isinstance(issuer, str) and (entra.is_v1_issuer(issuer) or entra.is_v2_issuer(issuer))
-    if entra_issuer and not any(isinstance(claims.get(n), str) and claims[n] for n in ENTRA_CLIENT_CLAIMS):
+    if entra_issuer and not _has_client(claims):
         markers.append("it is an Entra token without azp or appid, which every Entra access token carries")
     hashes = [name for name in ID_TOKEN_HASH_CLAIMS if name in claims]
     if hashes:
@@ -120,21 +139,29 @@ def _string_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-@dataclass(frozen=True, slots=True)
 class VerifiedToken:
-    """A token whose signature and claims passed every check."""
+    """A token whose signature and claims passed every check (built once per token: a plain class)."""
 
-    header: dict[str, Any]
-    claims: dict[str, Any]
-    key: SigningKey
-    expires_at: float
+    __slots__ = ("claims", "expires_at", "header", "key")
+
+    def __init__(self, header: dict[str, Any], claims: dict[str, Any], key: SigningKey, expires_at: float) -> None:
+        self.header = header
+        self.claims = claims
+        self.key = key
+        self.expires_at = expires_at
+
+
+_NUMBERS = (int, float)
+_MISSING: Any = object()
 
 
 def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     value = claims.get(name)
+    if value.__class__ is int and -_FLOAT_INTEGERS < value < _FLOAT_INTEGERS:
+        return float(value)  # the common case: a plain integer of float range
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS):
         raise InvalidClaimError(f"{name} must be a finite NumericDate", actual=repr(value)[:40])
     try:
         number = float(value)
@@ -153,6 +180,10 @@ class IssuerVerifier:
         self.keys = keys
         self._patterns = settings.issuers
         self._has_template = any(entra.is_template(p) for p in settings.issuers)
+        self._principal_claims = settings.principal_claims
+        # (key's issuer member, token issuer, tid) -> may the key sign for it? Tokens of one tenant
+        # share these, and Entra's rule costs regular expressions.
+        self._key_issuers: dict[tuple[str, str, object], bool] = {}
 
     def matches(self, issuer: str, tenant_id: object) -> bool:
         return any(entra.match_issuer(p, issuer, tenant_id) for p in self._patterns)
@@ -172,19 +203,20 @@ class IssuerVerifier:
 
     def check_claim_types(self, claims: dict[str, Any]) -> None:
         """The claims the decision and the backend's context rely on have their JSON type."""
-        for name in self.settings.principal_claims:
-            if name in claims and not (isinstance(claims[name], str) and claims[name]):
+        for name in self._principal_claims:
+            value = claims.get(name, _MISSING)
+            if value is not _MISSING and (value.__class__ is not str or value == ""):
                 raise InvalidClaimError(
-                    f"{name} (a principal claim) must be a non-empty string", actual=type(claims[name]).__name__
+                    f"{name} (a principal claim) must be a non-empty string", actual=type(value).__name__
                 )
         for name in SCOPE_CLAIMS:
-            if name in claims and not (isinstance(claims[name], str) or _string_list(claims[name])):
-                raise InvalidClaimError(
-                    f"{name} must be a string or a list of strings", actual=type(claims[name]).__name__
-                )
+            value = claims.get(name, _MISSING)
+            if value is not _MISSING and value.__class__ is not str and not _string_list(value):
+                raise InvalidClaimError(f"{name} must be a string or a list of strings", actual=type(value).__name__)
         for name in VALUE_LIST_CLAIMS:
-            if name in claims and not (_string_list(claims[name]) or isinstance(claims[name], str)):
-                raise InvalidClaimError(f"{name} must be a list of strings", actual=type(claims[name]).__name__)
+            value = claims.get(name, _MISSING)
+            if value is not _MISSING and value.__class__ is not str and not _string_list(value):
+                raise InvalidClaimError(f"{name} must be a list of strings", actual=type(value).__name__)
 
     @staticmethod
     def check_token_kind(parsed: ParsedToken) -> None:
@@ -208,8 +240,17 @@ class IssuerVerifier:
         problem = key.accepts(alg)
         if problem is not None:
             raise KeyMismatchError(problem, actual=alg, expected=key.alg or key.kty)
-        issuer = parsed.claims["iss"]
-        if not entra.key_may_sign(key.issuer, issuer, parsed.claims.get("tid")):
+        if key.issuer is None:
+            return  # a key without an issuer member is the configured key set's for any of its issuers
+        issuer, tenant_id = parsed.claims["iss"], parsed.claims.get("tid")
+        memo = (key.issuer, issuer, tenant_id if tenant_id.__class__ is str else None)
+        allowed = self._key_issuers.get(memo)
+        if allowed is None:
+            allowed = entra.key_may_sign(key.issuer, issuer, tenant_id)
+            if len(self._key_issuers) >= 1024:
+                self._key_issuers.clear()
+            self._key_issuers[memo] = allowed
+        if not allowed:
             raise KeyMismatchError("the signing key belongs to another issuer", actual=issuer, expected=key.issuer)
 
     @staticmethod
@@ -231,6 +272,18 @@ class IssuerVerifier:
 
     def check_times(self, claims: dict[str, Any], now: float) -> float:
         skew = self.settings.clock_skew
+        exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
+        big = _FLOAT_INTEGERS
+        if (
+            exp.__class__ is int
+            and -big < exp < big
+            and (nbf is None or (nbf.__class__ is int and -big < nbf < big))
+            and (iat is None or (iat.__class__ is int and -big < iat < big))
+            and now < exp + skew
+            and (nbf is None or nbf <= now + skew)
+            and (iat is None or iat <= now + skew)
+        ):
+            return float(exp) + skew  # plain integers in range, all in bounds: what the checks below find
         exp = _numeric_date(claims, "exp")
         if exp is None:
             raise MissingClaimError("the token has no exp claim", expected="exp")
@@ -258,6 +311,8 @@ class IssuerVerifier:
         """Any of the configured audiences, in ``aud`` (or the configured claim, e.g. Cognito's ``client_id``)."""
         name = self.settings.audience_claim
         aud = claims.get(name)
+        if aud.__class__ is str and aud in self.settings.audiences:
+            return  # the common case: one audience, and it is ours
         if aud is None:
             raise MissingClaimError(f"the token has no {name} claim", expected=name)
         if isinstance(aud, str):
@@ -267,7 +322,7 @@ class IssuerVerifier:
         else:
             raise InvalidClaimError(f"{name} must be a string or a list of strings", actual=type(aud).__name__)
         expected = self.settings.audiences
-        if any(a in expected for a in audiences):
+        if not expected.isdisjoint(audiences):
             return
         if any(a in GRAPH_AUDIENCES for a in audiences):
             raise GraphTokenError(
@@ -287,6 +342,27 @@ def wall_clock() -> float:
     return time.time()
 
 
+def check_header(header: dict[str, Any]) -> None:
+    """The header checks, which depend on nothing but the header (``Verifier.parse`` remembers them)."""
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise MalformedTokenError("the header has no alg", expected="alg")
+    if "crit" in header:
+        raise UnsupportedCriticalHeaderError(
+            "the token lists critical extensions this authorizer does not implement",
+            actual=header.get("crit"),
+        )
+    if "nonce" in header:
+        raise GraphTokenError(
+            "the header carries a nonce: this is a Microsoft Graph token, which only Graph can "
+            "verify; request a token with this API's scope instead",
+        )
+    check_token_type(header)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_CHARS:
+        raise MalformedTokenError("the header needs a kid (a short string) to choose the key", expected="kid")
+
+
 class Verifier:
     """Parses once, picks the configured issuer the token names, and lets it verify the rest."""
 
@@ -299,32 +375,26 @@ class Verifier:
         self.issuers = issuers
         self.max_token_bytes = max_token_bytes
         self._clock = clock
+        self._headers: dict[bytes, dict[str, Any]] = {}
+        # Exact issuers -> the entries naming them (several only when their tenant lists differ);
+        # tenant templates are matched one by one.
+        self._exact: dict[str, list[IssuerVerifier]] = {}
+        self._templated = [v for v in issuers if any(entra.is_template(p) for p in v.settings.issuers)]
+        for verifier in issuers:
+            for pattern in verifier.settings.issuers:
+                if not entra.is_template(pattern):
+                    self._exact.setdefault(pattern, []).append(verifier)
 
     def now(self) -> float:
         return self._clock()
 
     def parse(self, token: str) -> ParsedToken:
-        """Parse and check the header; everything here costs no key lookup."""
-        parsed = parse_token(token, self.max_token_bytes)
-        header = parsed.header
-        alg = header.get("alg")
-        if not isinstance(alg, str):
-            raise MalformedTokenError("the header has no alg", expected="alg")
-        if "crit" in header:
-            raise UnsupportedCriticalHeaderError(
-                "the token lists critical extensions this authorizer does not implement",
-                actual=header.get("crit"),
-            )
-        if "nonce" in header:
-            raise GraphTokenError(
-                "the header carries a nonce: this is a Microsoft Graph token, which only Graph can "
-                "verify; request a token with this API's scope instead",
-            )
-        check_token_type(header)
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_CHARS:
-            raise MalformedTokenError("the header needs a kid (a short string) to choose the key", expected="kid")
-        return parsed
+        """Parse and check the header; everything here costs no key lookup.
+
+        Headers that passed ``check_header`` are remembered by segment: tokens of one issuer
+        share a few (one per key), so most tokens skip decoding and checking theirs.
+        """
+        return parse_token(token, self.max_token_bytes, check_header=check_header, headers=self._headers)
 
     def select(self, parsed: ParsedToken) -> IssuerVerifier:
         """The configured issuer this token claims; refuses unknown issuers without any fetch."""
@@ -337,6 +407,9 @@ class Verifier:
         tenant_id = claims.get("tid")
         if "tid" in claims and not isinstance(tenant_id, str):
             raise InvalidClaimError("tid must be a string", actual=type(tenant_id).__name__)
+        exact = self._exact.get(issuer)
+        if exact is not None and len(exact) == 1 and not self._templated:
+            return exact[0]  # one configured entry claims this issuer: the common case
         matching = [candidate for candidate in self.issuers if candidate.matches(issuer, tenant_id)]
         if matching:
             # Configuration refuses entries that overlap for an admitted tenant, so at most one of

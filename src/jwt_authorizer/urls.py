@@ -1,0 +1,54 @@
+"""URLs as configuration and logs see them: which may be fetched, and how a log line may show one.
+
+Kept apart from ``http`` (urllib3) so that the configuration and the early key fetch can check a
+URL before the HTTP stack is imported.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+_MAX_URL_CHARS = 300
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_secure_url(url: object) -> bool:
+    """``https://`` anywhere; ``http://`` only on loopback, for local runs and tests.
+
+    Anything that is not a string, or that ``urlsplit`` cannot read (``https://[::1``), is not.
+    """
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme == "https" and host:
+        return True
+    return parts.scheme == "http" and host in LOOPBACK_HOSTS
+
+
+def redact_url(url: object) -> str:
+    """A URL as a log line may show it: scheme, host, port and path; never userinfo or query.
+
+    ``https://user:secret@idp.example/keys?sig=abc`` becomes ``https://***@idp.example/keys?***``:
+    what was there is visible, what it said is not. The fragment is dropped.
+    """
+    if not isinstance(url, str):
+        return f"<not a URL: {type(url).__name__}>"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<an unparsable URL>"
+    if parts.scheme and parts.netloc:
+        _, at, hostport = parts.netloc.rpartition("@")
+        head = f"{parts.scheme}://{'***@' if at else ''}{hostport}"
+        text = head + parts.path + ("?***" if parts.query else "")
+    else:
+        bare = url.split("#", 1)[0]
+        path, question, _ = bare.partition("?")
+        _, at, rest = path.rpartition("@")
+        text = ("***@" if at else "") + rest + ("?***" if question else "")
+    return text if len(text) <= _MAX_URL_CHARS else text[:_MAX_URL_CHARS] + "..."
