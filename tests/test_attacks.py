@@ -475,7 +475,7 @@ class TestSignatureGames:
 
         It is accepted, and must be: it proves the genuine key signed these claims. Nothing in the
         authorizer uses the token string as a unique identifier, so a second spelling grants
-        nothing the first did not (SECURITY.md, "What it does not do").
+        nothing the first did not (docs/security.md, "What it does not do").
         """
         token = GENUINE_EC.sign(world.body())
         signature = signature_of(token)

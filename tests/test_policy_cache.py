@@ -204,7 +204,7 @@ def oracle_matches(rule: dict[str, Any], method: str, path: str) -> bool:
 
 def oracle(document: dict[str, Any], rules: RouteRules, token: dict[str, Any], method: str, path: str) -> bool:
     if method and method not in VERBS:
-        return False  # with rules, only the seven verbs are ever granted (README, "Route rules")
+        return False  # with rules, only the seven verbs are ever granted (docs/route-rules.md)
     satisfied = rules.satisfied(token)
     matching = [i for i, rule in enumerate(document["rules"]) if oracle_matches(rule, method, path)]
     if not matching:

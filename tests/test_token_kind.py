@@ -5,7 +5,7 @@ Through ``lambda_handler``, with real keys and pyjwt tokens:
 * ID tokens are refused with their own reason, ``not_access_token`` -- an Entra token without
   ``azp``/``appid``, tokens carrying ``at_hash``/``c_hash``, a ``nonce`` without scopes, Cognito's
   ``token_use: id``, Keycloak's ``typ: ID`` -- even when ``AUDIENCE`` holds the client id they are
-  issued for, as the README advises for Entra v2;
+  issued for, as docs/configuration.md advises for Entra v2;
 * a header ``typ`` other than ``JWT``/``at+jwt`` (as media types) is ``unsupported_token_type``;
 * a claim the decision uses with the wrong JSON type is ``invalid_claim``, and a present but
   invalid principal claim never falls back to the next one.

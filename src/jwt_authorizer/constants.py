@@ -1,7 +1,7 @@
 """Names of environment variables and their defaults, in one place.
 
-Every variable the function reads is named here so that the configuration loader, the README's
-configuration table, the SAM template and the token doctor cannot drift apart silently.
+Every variable the function reads is named here so that the configuration loader, the configuration
+table of docs/configuration.md, the SAM template and the token doctor cannot drift apart silently.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ SERVICE_NAME_ENV: Final = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE_ENV: Final = "POWERTOOLS_METRICS_NAMESPACE"
 TRACE_DISABLED_ENV: Final = "POWERTOOLS_TRACE_DISABLED"
 
-# --- defaults, justified in README.md ("Key cache defaults") -----------------------------------
+# --- defaults, justified in docs/configuration.md ("Key cache defaults, and why") --------------
 DEFAULT_ALGORITHMS: Final = ("RS256",)
 DEFAULT_CLOCK_SKEW_SECONDS: Final = 60
 DEFAULT_MAX_TOKEN_BYTES: Final = 16 * 1024

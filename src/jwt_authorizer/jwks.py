@@ -1,7 +1,7 @@
 """Where keys come from (discovery, a JWKS URI, or a pinned set) and the cache in front of them.
 
 The cache lives in module state of the Lambda container, so one fetch serves every warm call.
-Its rules, with the defaults justified in README.md:
+Its rules, with the defaults justified in docs/configuration.md ("Key cache defaults, and why"):
 
 * a key set older than ``max_age`` is refreshed before use;
 * an unknown ``kid`` refetches at once (a rotated key verifies immediately), but a ``kid`` still

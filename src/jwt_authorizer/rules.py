@@ -6,7 +6,7 @@ The document (``ROUTE_RULES`` JSON, or a JSON/YAML file named by ``ROUTE_RULES_F
      "rules": [{"method": "GET", "path": "/orders/{id}",
                 "require": {"anyOf": [{"scope": "orders.read"}, {"role": "Orders.Admin"}]}}]}
 
-Semantics, in full in README.md ("Route rules"):
+Semantics, in full in docs/route-rules.md ("How rules decide"):
 
 * A route is open to a caller when at least one rule matching the route accepts the caller; a
   route no rule matches follows the default (``deny``, or ``allow`` any authenticated caller).
