@@ -26,6 +26,8 @@ Kinds, and what is checked:
   and its output compared exactly, or, with ``excerpt``, the parts between ``...`` lines must
   appear in that order.
 - ``logs-insights``: a CloudWatch Logs Insights query made of known commands.
+- ``bench-output``: a table quoted from ``make bench``: every row of ``scripts/bench.py`` is in it,
+  and each "met"/"NOT met" agrees with its figure and target.
 - ``revocation-list``: read by the real revocation list parser; with ``file=PATH``, that file's content.
 - ``usage``: a command synopsis; each option it shows is in that command's ``--help``.
 
@@ -33,7 +35,7 @@ The kinds that start processes (``shell``, ``session``, ``usage``) are run by
 ``tests/test_docs_commands.py``.
 
 Tables checked against the code are marked ``<!-- table: NAME -->`` (``variables``, ``reasons``,
-``issuer-keys``, ``route-outcomes``).
+``issuer-keys``, ``route-outcomes``, ``bench-headline``).
 """
 
 from __future__ import annotations
@@ -453,6 +455,29 @@ def check_usage(block: Block) -> None:
             assert option in run.stdout, f"{block.where}: {' '.join(command)} has no {option}"
 
 
+def check_bench_output(block: Block) -> None:
+    """A table quoted from ``make bench``: every row is there, and each verdict fits its figure."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import bench  # noqa: PLC0415 - a script, imported for its table's rows and rule
+    finally:
+        sys.path.pop(0)
+    lines = block.text.splitlines()
+    for _, label, target in bench.ROWS:
+        row = next((line for line in lines if line.startswith(label)), None)
+        assert row is not None, f"{block.where}: no row {label!r}"
+        median = float(row[len(label) :].split()[0])
+        if target:
+            assert row.rstrip().endswith(f"{target}   {bench._met(median, target)}"), f"{block.where}: {row!r}"
+    for pattern, limit in (
+        (r"child CPU .* ratio ([\d.]+) +\(target <= 1.10: (met|NOT met)\)", 1.10),
+        (r"key source 150 ms away: \+(\d+) ms .*\(target <= 20 ms: (met|NOT met)\)", 20.0),
+    ):
+        found = re.search(pattern, block.text)
+        assert found is not None, f"{block.where}: no line for {pattern!r}"
+        assert found[2] == ("met" if float(found[1]) <= limit else "NOT met"), f"{block.where}: {found[0]!r}"
+
+
 def check_revocation_list(block: Block) -> None:
     load_revocation_list(block.text.encode())
     if "file" in block.options:
@@ -482,6 +507,7 @@ CHECKS: dict[str, Callable[[Block], None]] = {
     "cloudformation": lint_fragment,
     "logs-insights": check_insights,
     "revocation-list": check_revocation_list,
+    "bench-output": check_bench_output,
 }
 HANDLER_CHECKS = {"policy": check_policy, "decision-line": check_decision_line}
 # Run as processes, by tests/test_docs_commands.py (make test's workers take whole files: two files
@@ -612,6 +638,22 @@ def concrete(route: str) -> set[tuple[str, str]]:
     path = re.sub(r"\{proxy\+\}", "reports/2026", re.sub(r"\{\w+\}", "42", pattern))
     verbs = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] if method == "ANY" else [method]
     return {(verb, path) for verb in verbs}
+
+
+def test_the_readme_quotes_the_performance_page_table() -> None:
+    """The README's figures are the ones of the table docs/performance.md quotes from one run."""
+    quoted = "\n".join(b.text for b in blocks_of("bench-output"))
+    rows = TABLES["bench-headline"].rows
+    assert len(rows) >= 4
+    for label, cpu, instructions in rows:
+        row = next((line for line in quoted.splitlines() if line.startswith(label)), None)
+        assert row is not None, f"README: {label!r} is not in docs/performance.md's table"
+        figures = row[len(label) :].split()
+        assert figures[0] == cpu, f"README: {label}: CPU {cpu}, the table says {figures[0]}"
+        if instructions != "—":
+            assert figures[2] == instructions, f"README: {label}: instructions {instructions}, table {figures[2]}"
+    cold = re.search(r"ratio ([\d.]+) ", quoted)
+    assert cold is not None and f"A cold start costs {cold[1]}×" in README.read_text(encoding="utf-8")
 
 
 def test_the_worked_example_table_is_what_the_rules_decide() -> None:
