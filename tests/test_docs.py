@@ -459,7 +459,7 @@ def check_bench_output(block: Block) -> None:
     """A table quoted from ``make bench``: every row is there, and each verdict fits its figure."""
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
-        import bench  # noqa: PLC0415 - a script, imported for its table's rows and rule
+        import bench
     finally:
         sys.path.pop(0)
     lines = block.text.splitlines()
@@ -653,7 +653,7 @@ def test_the_readme_quotes_the_performance_page_table() -> None:
         if instructions != "—":
             assert figures[2] == instructions, f"README: {label}: instructions {instructions}, table {figures[2]}"
     cold = re.search(r"ratio ([\d.]+) ", quoted)
-    assert cold is not None and f"A cold start costs {cold[1]}×" in README.read_text(encoding="utf-8")
+    assert cold is not None and f"A cold start costs {cold[1]}\u00d7" in README.read_text(encoding="utf-8")
 
 
 def test_the_worked_example_table_is_what_the_rules_decide() -> None:
