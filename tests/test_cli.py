@@ -156,6 +156,20 @@ def test_dev_token_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[s
     assert code == 2 and out == "" and err.startswith("jwt-authorizer dev-token: ")
 
 
+@pytest.mark.parametrize(
+    ("now", "message"),
+    [
+        ("yesterday", "--now 'yesterday' is neither unix seconds nor an ISO 8601 date-time"),
+        ("2026-01-01T12:00:00", "--now '2026-01-01T12:00:00' has no time zone; add Z or +00:00"),
+    ],
+)
+def test_a_moment_without_a_zone_or_a_form_is_refused_by_name(
+    capsys: pytest.CaptureFixture[str], now: str, message: str
+) -> None:
+    code, _, err = run(capsys, "dev-token", "--now", now)
+    assert code == 2 and message in err
+
+
 def test_dev_token_is_found_from_a_subfolder(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT / "src")
     assert devtoken.find_events_dir() == EVENTS

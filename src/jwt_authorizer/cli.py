@@ -17,11 +17,11 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import constants as c
+from . import timefmt
 from .config import load_settings
 from .doctor import (
     Check,
@@ -98,16 +98,9 @@ def parse_moment(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"--now {text!r} is neither unix seconds nor an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"--now {text!r} has no time zone; add Z or +00:00")
-    return moment.timestamp()
+        return timefmt.parse_moment(text, f"--now {text!r}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def explain_environment(args: argparse.Namespace) -> tuple[dict[str, str], str]:

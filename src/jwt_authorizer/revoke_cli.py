@@ -29,11 +29,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from . import constants as c
+from . import timefmt
 from .exceptions import FetchError
 from .revocation import EMPTY, GUID, KINDS, Entry, InvalidRevocationList, RevocationList, iso, loads
 
@@ -261,16 +261,9 @@ def moment(text: str, flag: str, now: float) -> float:
     if text == "now":
         return now
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise RevokeError(f"{flag} {text!r} is neither now, unix seconds nor an ISO 8601 date-time") from None
-    if parsed.tzinfo is None:
-        raise RevokeError(f"{flag} {text!r} has no time zone; add Z or +00:00")
-    return parsed.timestamp()
+        return timefmt.parse_moment(text, f"{flag} {text!r}", "now, unix seconds nor an ISO 8601 date-time")
+    except ValueError as exc:
+        raise RevokeError(str(exc)) from None
 
 
 def expiry(text: str, now: float) -> float:

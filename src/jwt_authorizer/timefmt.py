@@ -45,3 +45,25 @@ def instant(epoch_seconds: float) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch_seconds)))
     except (OverflowError, OSError, ValueError):
         return str(epoch_seconds)
+
+
+def parse_moment(text: str, what: str, forms: str = "unix seconds nor an ISO 8601 date-time") -> float:
+    """Unix seconds or an ISO 8601 date-time with a time zone (``2026-11-28T10:00:00Z``).
+
+    The command-line tools take moments from people: a date without a zone would silently mean the
+    machine's zone, so it is refused. ``ValueError`` names the value as ``what`` (``--now '...'``)
+    and the accepted ``forms``.
+    """
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    from datetime import datetime  # noqa: PLC0415 - only the command-line tools read dates
+
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{what} is neither {forms}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{what} has no time zone; add Z or +00:00")
+    return parsed.timestamp()
