@@ -36,12 +36,24 @@ WARNING = (
 )
 
 
+# The example APIs call the authorizer through its alias (deployments and rollbacks move the alias).
+# SAM CLI cannot resolve an alias to a local function ("Unable to parse the Lambda ARN", and the
+# routes are then served without any authorizer), and it runs no versions anyway: locally they call
+# the function itself.
+ALIAS = {"Ref": "AuthorizerFunction.Alias"}
+FUNCTION = {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+
+
 def template_for(built: dict[str, Any], api: str) -> dict[str, Any]:
-    """``built`` with only ``api``'s example API: the other one, its routes and its outputs go."""
+    """``built`` with only ``api``'s example API (the other one, its routes and its outputs go),
+    its authorizer pointed at the function rather than the alias."""
     (other_api, other_events) = next(value for name, value in APIS.items() if name != api)
     document = copy.deepcopy(built)
     resources = document["Resources"]
     resources.pop(other_api)
+    for authorizer in resources[APIS[api][0]]["Properties"]["Auth"]["Authorizers"].values():
+        if authorizer.get("FunctionArn") == ALIAS:
+            authorizer["FunctionArn"] = FUNCTION
     events = resources["EchoFunction"]["Properties"]["Events"]
     for name in [name for name, event in events.items() if event["Type"] == other_events]:
         del events[name]

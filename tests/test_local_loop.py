@@ -122,3 +122,33 @@ def test_make_help_lists_every_target_with_its_description() -> None:
     assert targets - set(rows) == set(), "targets without a ## description"
     assert all(description.strip() for description in rows.values())
     assert {"invoke", "test", "lint", "start-api", "lock", "events"} <= set(rows)
+
+
+def test_the_start_api_templates_call_the_function_and_keep_one_api_each() -> None:
+    """SAM CLI cannot resolve the alias the template's APIs call (it serves the routes without the
+    authorizer then): scripts/start_api.py points each local template at the function itself."""
+    import importlib.util
+
+    from cfnlint.decode import decode_str
+
+    spec = importlib.util.spec_from_file_location("start_api", ROOT / "scripts" / "start_api.py")
+    assert spec is not None and spec.loader is not None
+    start_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(start_api)
+    document, problems = decode_str((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    assert not problems
+    built: dict[str, Any] = json.loads(json.dumps(document))  # the long form sam build writes
+    deployed = [
+        authorizer["FunctionArn"]
+        for name in ("ExampleRestApi", "ExampleHttpApi")
+        for authorizer in built["Resources"][name]["Properties"]["Auth"]["Authorizers"].values()
+    ]
+    assert deployed == [start_api.ALIAS, start_api.ALIAS]  # deployed APIs call the alias
+    for api, (resource, event_type) in start_api.APIS.items():
+        local = start_api.template_for(built, api)
+        (other, other_type) = next(v for k, v in start_api.APIS.items() if k != api)
+        assert other not in local["Resources"]
+        events = local["Resources"]["EchoFunction"]["Properties"]["Events"].values()
+        assert {e["Type"] for e in events} == {event_type} and other_type != event_type
+        authorizers = local["Resources"][resource]["Properties"]["Auth"]["Authorizers"].values()
+        assert [a["FunctionArn"] for a in authorizers] == [start_api.FUNCTION]
