@@ -600,3 +600,15 @@ def test_the_handlers_log_line_carries_the_doctors_reason(dev: devtoken.DevIssue
             expected = "granted" if report.verdict is Verdict.ACCEPTED else report.reason
             assert outcome.reason == expected, name
             assert outcome.status == (200 if report.verdict is Verdict.ACCEPTED else 401), name
+
+
+def test_an_unreadable_iss_against_several_issuers_is_a_refusal_not_a_crash(dev: devtoken.DevIssuer) -> None:
+    """Finding the entry a token meant compares hosts; an ``iss`` that is no URL has none."""
+    keys = json.loads(dev_env()["JWKS"])
+    entries = [
+        {"name": "dev", "issuer": dev.issuer, "audience": "api://jwt-authorizer-dev", "jwks": keys},
+        {"name": "other", "issuer": "https://other.example/", "audience": "api://other", "jwks": keys},
+    ]
+    env = {"ISSUERS": json.dumps(entries)}
+    report = diagnose(mint(dev, iss="https://[::1"), env, NOW)
+    assert report.verdict is Verdict.REFUSED and report.reason == "wrong_issuer"

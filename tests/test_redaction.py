@@ -16,6 +16,7 @@ import pytest
 
 from jwt_authorizer.config import load_settings
 from jwt_authorizer.exceptions import ConfigurationError
+from jwt_authorizer.observability import redact_text
 from jwt_authorizer.urls import redact_url
 from support import IdentityProvider, KeyPair, Outcome, claims, env_for, invoke, log_lines_of, rest_token_event
 
@@ -30,6 +31,13 @@ SECRETS = ("hunter2", "S3CR3T", "alice")
         ("https://idp.example/keys", "https://idp.example/keys"),
         ("https://[::1/keys?S3CR3T", "<an unparsable URL>"),
         ("alice:hunter2@idp.example/keys?S3CR3T", "***@idp.example/keys?***"),
+        # A credential with an unencoded "/", "?" or "#" ends the authority early for urlsplit.
+        ("https://alice:hun/ter2@idp.example/keys", "https://***@idp.example/keys"),
+        ("https://alice:hun#ter2@idp.example/keys", "https://***@idp.example/keys"),
+        ("https://alice:hun?ter2@idp.example/keys?sig=S3CR3T", "https://***@idp.example/keys?***"),
+        ("https://alice/hunter2@idp.example/keys?sig=S3CR3T", "https://***@idp.example/keys?***"),
+        ("https://idp.example:hunter2/keys", "<an unparsable URL>"),
+        ("https://idp.example/keys?next=alice@idp.example#a@b", "https://idp.example/keys?***"),
         (None, "<not a URL: NoneType>"),
         (["https://idp.example"], "<not a URL: list>"),
     ],
@@ -105,3 +113,31 @@ def test_only_a_recognised_scheme_name_of_an_authorization_value_is_logged(
     assert line.get("actual") == named
     words = [word for word in authorization.replace("=", " ").replace("/", " ").split() if word != named]
     assert not any(word in out for word in words if len(word) > 2), out
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://alice:hun/ter2@idp.example/keys", "https://alice:hun#ter2@idp.example/keys", "https://idp.example:x/k"],
+)
+def test_a_url_whose_port_is_not_a_number_is_refused_and_not_shown(idp: IdentityProvider, url: str) -> None:
+    """``https://alice:hun/ter2@...`` reads as host alice, port "hun": a mistyped credential, refused at
+    cold start, and its message shows none of it."""
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(env_for(idp, JWKS_URI=url))
+    assert info.value.variable == "JWKS_URI"
+    assert not any(secret in str(info.value) for secret in (*SECRETS, "hun", "ter2"))
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "GET https://alice:hun;ter2@idp.example/keys?sig=S3CR3T failed",
+            "GET https://***@idp.example/keys?*** failed",
+        ),
+        ("from https://alice:hunter2,@idp.example/keys, then", "from https://***@idp.example/keys, then"),
+        ("(got 'https://idp.example/k?sig=S3CR3T')", "(got 'https://idp.example/k?***')"),
+    ],
+)
+def test_text_with_a_url_hides_all_of_its_credential(text: str, shown: str) -> None:
+    assert redact_text(text) == shown

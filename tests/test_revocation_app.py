@@ -135,6 +135,35 @@ def test_kill_switch(
     assert outcome_of(app, rest_token_event(alice)) == ALLOW
 
 
+def test_a_list_with_an_entry_of_the_wrong_shape_is_a_failed_refresh_not_a_500(
+    start: Callable[..., tuple[ModuleType, ManualClock]],
+    lists: ListServer,
+    signer: KeyPair,
+    idp: IdentityProvider,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A kind that is a list (unhashable) or a moment past the year 9999 used to escape the parser:
+    every request answered 500 and refetched. Now the last good list stays in force, under the retry
+    window, and a new container starts."""
+    lists.publish(entry("subject", ALICE, id="INC-7"))
+    app, clock = start()
+    alice, bob = token_for(signer, idp, ALICE), token_for(signer, idp, BOB)
+    assert outcome_of(app, rest_token_event(alice)) == Outcome(401, "revoked")
+    for bad in ({**entry("subject", BOB), "kind": ["subject"]}, {**entry("subject", BOB), "expires": 1e20}):
+        lists.publish(bad)
+        clock.advance(31)
+        capsys.readouterr()
+        assert outcome_of(app, rest_token_event(alice)) == Outcome(401, "revoked")  # the last good list
+        assert outcome_of(app, rest_token_event(bob)) == ALLOW
+        fetched = len(lists.statuses)
+        assert outcome_of(app, rest_token_event(bob)) == ALLOW
+        assert len(lists.statuses) == fetched  # the retry window holds: no fetch per request
+        failed = [line for line in log_lines_of(capsys.readouterr().out) if line.get("revocation_event")]
+        assert [line["revocation_event"] for line in failed] == ["revocation_fetch_failed"]
+    new_app, _ = start()  # a cold start meeting the bad list does not crash either
+    assert outcome_of(new_app, rest_token_event(bob)) == Outcome(500, "revocation_unavailable")
+
+
 def test_a_revoked_token_is_never_answered_from_the_decision_cache(
     start: Callable[..., tuple[ModuleType, ManualClock]], lists: ListServer, signer: KeyPair, idp: IdentityProvider
 ) -> None:

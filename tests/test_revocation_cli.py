@@ -91,6 +91,8 @@ def test_expired_entries_are_hidden_and_can_be_pruned(path: Path, capsys: pytest
         (["--subject", "a", "--reason", "r", "--expires", "2020-01-01T00:00:00Z"], "not in the future"),
         (["--subject", "a", "--reason", "r", "--expires", "soon"], "neither now, unix seconds"),
         (["--subject", "a", "--reason", "r", "--issued-before", "2026-01-01T00:00:00"], "no time zone"),
+        (["--subject", "a", "--reason", "r", "--expires", "1e20"], "between 1970 and the year 9999"),
+        (["--subject", "a", "--reason", "r", "--issued-before", "1e20"], "between 1970 and the year 9999"),
         (["--subject", "a", "--reason", "   "], "--reason must say why"),
         (["--subject", " ", "--reason", "r"], "--subject needs a value"),
         (["--subject", "a", "--reason", "r", "--id", "dup"], "already has an entry 'dup'"),

@@ -189,6 +189,12 @@ def test_round_trip_through_the_written_form() -> None:
         (document({**entry("subject", OID), "issued_before": [1]}), "unix seconds or an ISO"),
         (document(entry("subject", OID, id="x"), entry("tenant", TID, id="x")), "used twice"),
         (document(entry("subject", "x" * 2000)), "longer than"),
+        (document({**entry("subject", OID), "kind": ["subject"]}), "kind ['subject'] is not one of"),
+        (document({**entry("subject", OID), "kind": {"a": 1}}), "is not one of"),
+        (document({**entry("subject", OID), "expires": 1e20}), "between 1970 and the year 9999"),
+        (document({**entry("subject", OID), "expires": 10**400}), "between 1970 and the year 9999"),
+        (document({**entry("subject", OID), "issued_before": "1969-12-31T00:00:00Z"}), "between 1970"),
+        (document({**entry("subject", OID), "expires": -1}), "between 1970"),
     ],
 )
 def test_invalid_documents_are_refused_whole(document_: Any, problem: str) -> None:
@@ -263,3 +269,29 @@ def test_matching_cost_does_not_grow_with_the_list() -> None:
     assert [claim for claim, _ in many._tables] == ["jti", "uti"]
     assert many.match(token_claims(jti="jti-19999"), NOW) is not None
     assert many.match(token_claims(jti="jti-x"), time.time()) is None
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(sorted({"id", "kind", "value", "expires", "reason", "issuer", "issued_before", "created"})), _JSON
+)
+def test_any_json_in_any_field_is_a_list_or_a_refusal(name: str, value: Any) -> None:
+    """Whatever a list holds, reading it gives a list or ``InvalidRevocationList``: a failed refresh
+    keeps the last good list, where any other exception would answer 500 to every request."""
+    raw = {**entry("subject", OID, id="a"), name: value}
+    try:
+        revocations = loads(json.dumps(document(raw)).encode())
+    except InvalidRevocationList:
+        return
+    revocations.match({"oid": OID, "iat": NOW}, NOW)  # a list that was read can be applied and shown
+    for item in revocations.entries:
+        item.refusal({"oid": OID})
+        item.describe()
+        item.to_json()

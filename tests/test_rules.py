@@ -10,6 +10,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jwt_authorizer.config import load_settings
 from jwt_authorizer.exceptions import ConfigurationError
@@ -306,6 +308,8 @@ BAD_DOCUMENTS: list[tuple[str, Any, str]] = [
         "same route",
     ),
     ("bad default", {"default": "maybe", "rules": [{"path": "/x", "require": "authenticated"}]}, "deny or allow"),
+    ("list default", {"default": [], "rules": [{"path": "/x", "require": "authenticated"}]}, "deny or allow"),
+    ("object default", {"default": {"a": 1}, "rules": [{"path": "/x", "require": "authenticated"}]}, "deny or allow"),
     ("bad allRoutesListed", {"allRoutesListed": "yes", "rules": [{"path": "/x", "require": "authenticated"}]}, "true"),
     ("too deep", {"rules": [{"path": "/x", "require": {"anyOf": [{"anyOf": [{"anyOf": [{"anyOf": [{"anyOf": [
         {"anyOf": [{"anyOf": [{"anyOf": [{"anyOf": [{"scope": "a"}]}]}]}]}]}]}]}]}]}}]}, "deeper"),
@@ -527,3 +531,31 @@ def test_rest_request_and_websocket(
     assert allow == [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [stage]}]
     deny = call(ws, websocket_connect_event(reader))["policyDocument"]["Statement"]
     assert deny == [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": [stage]}]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+_RULE = {"method": "GET", "path": "/orders/{id}", "require": {"scope": "orders.read"}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["default", "allRoutesListed", "rules", "method", "path", "require", "scope", "anyOf"]),
+    _JSON,
+)
+def test_any_json_anywhere_in_the_rules_is_loaded_or_refused_by_name(name: str, value: Any) -> None:
+    """Whatever the document holds, the cold start either loads it or raises ``ConfigurationError``
+    (a structured line, a metric and the fix), never another exception."""
+    if name in {"default", "allRoutesListed", "rules"}:
+        document: Any = {"rules": [_RULE], name: value}
+    elif name in {"method", "path", "require"}:
+        document = {"rules": [{**_RULE, name: value}]}
+    else:
+        document = {"rules": [{**_RULE, "require": {name: value}}]}
+    try:
+        load_settings({"ISSUER": "https://issuer.example", "AUDIENCE": "api://x", "ROUTE_RULES": json.dumps(document)})
+    except ConfigurationError as error:
+        assert error.variable == "ROUTE_RULES"

@@ -402,9 +402,11 @@ class _Doctor:
         for candidate in issuers:
             if any(entra.key_may_sign(p, iss, tid) for p in candidate.settings.issuers):
                 return candidate
-        host = urlsplit(iss).hostname
+        host = _hostname(iss)
+        if host is None:
+            return None  # not a URL at all (https://[::1): no issuer's host to compare with
         for candidate in issuers:
-            if any(urlsplit(entra.expand(p, "t")).hostname == host for p in candidate.settings.issuers):
+            if any(_hostname(entra.expand(p, "t")) == host for p in candidate.settings.issuers):
                 return candidate
         return None
 
@@ -1096,3 +1098,11 @@ def explain(
 
 def report_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, sort_keys=False, default=str)
+
+
+def _hostname(url: str) -> str | None:
+    """The host of a URL a token names, or ``None`` when ``urlsplit`` cannot read one."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None

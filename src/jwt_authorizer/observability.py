@@ -123,12 +123,21 @@ def _trace_header() -> str | None:
     return os.environ.get(_TRACE_VARIABLE)
 
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>(){},;]+")
+# Up to whitespace: a credential may hold ";", "," or quotes, and a URL cut at one would leave the
+# rest of it in the text. Punctuation that ends the match (a quote, a bracket) stays outside.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_CLOSING = "'\")]}>,;."
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    url = match.group(0)
+    bare = url.rstrip(_CLOSING)
+    return redact_url(bare) + url[len(bare) :]
 
 
 def redact_text(text: str) -> str:
     """``text`` with every URL in it redacted and its length bounded."""
-    redacted = _URL.sub(lambda match: redact_url(match.group(0)), text)
+    redacted = _URL.sub(_redact_match, text)
     return redacted if len(redacted) <= _MAX_FIELD_CHARS else redacted[:_MAX_FIELD_CHARS] + "..."
 
 

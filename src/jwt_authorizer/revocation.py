@@ -55,8 +55,16 @@ class InvalidRevocationList(ValueError):
     """The document is not a revocation list this authorizer can apply; the message says where."""
 
 
+# The last second an ISO 8601 date-time can spell (9999-12-31T23:59:59Z). Every moment of a list is
+# written back, logged and explained as a date-time, so one beyond it would fail there instead.
+_LAST_MOMENT = 253402300799.0
+
+
 def parse_moment(value: Any, where: str) -> float:
-    """Unix seconds (a number) or an ISO 8601 date-time with a time zone, as a float."""
+    """Unix seconds (a number) or an ISO 8601 date-time with a time zone, as a float.
+
+    Between 1970 and the year 9999, both ways: the list's moments are compared with unix times.
+    """
     if isinstance(value, bool):
         raise InvalidRevocationList(f"{where}: {value!r} is not a moment")
     if isinstance(value, int | float):
@@ -64,18 +72,22 @@ def parse_moment(value: Any, where: str) -> float:
             number = float(value)
         except OverflowError:
             number = math.inf
-        if not math.isfinite(number) or number < 0:
-            raise InvalidRevocationList(f"{where}: {value!r} is not a moment")
-        return number
-    if isinstance(value, str):
+    elif isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
             raise InvalidRevocationList(f"{where}: {value!r} is not an ISO 8601 date-time") from None
         if moment.tzinfo is None:
             raise InvalidRevocationList(f"{where}: {value!r} has no time zone; add Z or +00:00")
-        return moment.timestamp()
-    raise InvalidRevocationList(f"{where}: give unix seconds or an ISO 8601 date-time, not {type(value).__name__}")
+        try:
+            number = moment.timestamp()
+        except (OverflowError, ValueError):
+            number = math.inf
+    else:
+        raise InvalidRevocationList(f"{where}: give unix seconds or an ISO 8601 date-time, not {type(value).__name__}")
+    if not math.isfinite(number) or not 0 <= number <= _LAST_MOMENT:
+        raise InvalidRevocationList(f"{where}: {value!r} is not a moment between 1970 and the year 9999")
+    return number
 
 
 def iso(moment: float) -> str:
@@ -186,7 +198,7 @@ def parse_entry(raw: Any, where: str) -> Entry:
         raise InvalidRevocationList(f"{where}: unknown key(s) {unknown}; use {sorted(_ENTRY_KEYS)}")
     entry_id = _text(raw, "id", where, _MAX_ID, required=True)
     kind = raw.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:  # a list or an object is not even hashable
         raise InvalidRevocationList(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
     value = _text(raw, "value", where, _MAX_VALUE, required=True)
     reason = _text(raw, "reason", where, _MAX_REASON, required=True)
@@ -333,7 +345,12 @@ def loads(data: bytes) -> RevocationList:
         document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise InvalidRevocationList(f"not UTF-8 JSON: {exc}") from None
-    return parse_list(document)
+    try:
+        return parse_list(document)
+    except InvalidRevocationList:
+        raise
+    except Exception as exc:
+        raise InvalidRevocationList(f"the list cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -28,30 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from .config import RevocationSettings, Settings
 from .exceptions import FetchError, RevocationUnavailable
 from .http import Conditional, UrllibFetcher
 from .revocation import InvalidRevocationList, RevocationList, loads
+from .urls import redact_url
 
 Listener = Callable[..., None]
-
-
-def shown(url: str) -> str:
-    """A URL fit for a log line: no user info, query or fragment (they may carry credentials)."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"}:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{host}:{port}" if port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 # ----- sources ------------------------------------------------------------------------------------
@@ -80,7 +64,7 @@ class HttpListSource:
         return self._fetcher.fetch_conditional(self.url, etag)
 
     def describe(self) -> str:
-        return shown(self.url)
+        return redact_url(self.url)
 
 
 class S3ListSource:

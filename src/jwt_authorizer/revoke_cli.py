@@ -36,6 +36,8 @@ from . import constants as c
 from . import timefmt
 from .exceptions import FetchError
 from .revocation import EMPTY, GUID, KINDS, Entry, InvalidRevocationList, RevocationList, iso, loads
+from .revocation import parse_moment as list_moment
+from .urls import redact_url
 
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
@@ -191,9 +193,7 @@ class HttpStore:
         self.url = url
 
     def describe(self) -> str:
-        from .revocation_source import shown  # noqa: PLC0415
-
-        return shown(self.url)
+        return redact_url(self.url)
 
     def read(self) -> tuple[RevocationList, str | None]:
         from .http import UrllibFetcher  # noqa: PLC0415
@@ -257,12 +257,13 @@ def _location(args: argparse.Namespace) -> str:
 
 
 def moment(text: str, flag: str, now: float) -> float:
-    """``now``, unix seconds, or ISO 8601 with a time zone."""
+    """``now``, unix seconds, or ISO 8601 with a time zone; within the range a list can hold."""
     if text == "now":
         return now
     try:
-        return timefmt.parse_moment(text, f"{flag} {text!r}", "now, unix seconds nor an ISO 8601 date-time")
-    except ValueError as exc:
+        value = timefmt.parse_moment(text, f"{flag} {text!r}", "now, unix seconds nor an ISO 8601 date-time")
+        return list_moment(value, flag)
+    except (ValueError, InvalidRevocationList) as exc:
         raise RevokeError(str(exc)) from None
 
 

@@ -528,7 +528,7 @@ def parse_rules(document: Any, default: str = "deny", *, variable: str = ROUTE_R
         raise ConfigurationError(variable, f"{len(specs)} rules (more than {MAX_RULES})", "merge rules with patterns")
     if "default" in document:
         default = document["default"]
-        if default not in {"deny", "allow"}:
+        if not isinstance(default, str) or default not in {"deny", "allow"}:  # a list is not hashable
             raise ConfigurationError(variable, f"default {default!r} is not deny or allow", "use deny or allow")
     listed = document.get("allRoutesListed", False)
     if not isinstance(listed, bool):

@@ -23,6 +23,7 @@ def is_secure_url(url: object) -> bool:
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        parts.port  # noqa: B018 - ``https://user:pa/ss@host`` reads as port "pa": a mistyped credential
     except ValueError:
         return False
     if parts.scheme == "https" and host:
@@ -44,8 +45,25 @@ def redact_url(url: object) -> str:
         return "<an unparsable URL>"
     if parts.scheme and parts.netloc:
         _, at, hostport = parts.netloc.rpartition("@")
-        head = f"{parts.scheme}://{'***@' if at else ''}{hostport}"
-        text = head + parts.path + ("?***" if parts.query else "")
+        after = url.partition("://")[2]
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number
+            early_end = not after.startswith(parts.netloc)
+        except ValueError:
+            early_end = True
+        if early_end or "@" in parts.path:
+            # A credential with an unencoded "/", "?" or "#" ends the authority early for urlsplit
+            # (``https://svc:pa/ss@idp.example/keys`` reads as host "svc", port "pa"), and each
+            # reader may split it differently: nothing before the "@" that ends it is shown.
+            if early_end and "@" not in after:
+                return "<an unparsable URL>"
+            tail = after.rpartition("@")[2] if early_end else parts.path.rpartition("@")[2]
+            path, question, _ = tail.split("#", 1)[0].partition("?")
+            queried = question if early_end else parts.query
+            text = f"{parts.scheme}://***@{path}" + ("?***" if queried else "")
+        else:
+            head = f"{parts.scheme}://{'***@' if at else ''}{hostport}"
+            text = head + parts.path + ("?***" if parts.query else "")
     else:
         bare = url.split("#", 1)[0]
         path, question, _ = bare.partition("?")
