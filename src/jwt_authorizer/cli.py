@@ -59,8 +59,8 @@ def read_env_file(path: Path, function: str = FUNCTION_BLOCK) -> dict[str, str]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise UsageError(f"{path} is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{path} is not JSON: {str(exc)[:200]}") from None
     if not isinstance(document, dict):
         raise UsageError(f"{path} is not a SAM env-vars file (a JSON object of function blocks)")
     block = document.get(function)
@@ -352,21 +352,24 @@ def run_dev_token(args: argparse.Namespace) -> int:
         lifetime = devtoken.parse_lifetime(args.lifetime)
     except devtoken.DevTokenError as exc:
         raise UsageError(str(exc)) from None
-    token = devtoken.mint(
-        issuer,
-        audience=args.aud,
-        subject=args.sub,
-        scopes=args.scp,
-        roles=args.roles,
-        lifetime=lifetime,
-        now=parse_moment(args.now),
-        expired=args.expired,
-        tenant_id=args.tid,
-        nonce=args.nonce,
-        claims=claims,
-        algorithm=args.alg,
-        iss=args.iss,
-    )
+    try:
+        token = devtoken.mint(
+            issuer,
+            audience=args.aud,
+            subject=args.sub,
+            scopes=args.scp,
+            roles=args.roles,
+            lifetime=lifetime,
+            now=parse_moment(args.now),
+            expired=args.expired,
+            tenant_id=args.tid,
+            nonce=args.nonce,
+            claims=claims,
+            algorithm=args.alg,
+            iss=args.iss,
+        )
+    except devtoken.DevTokenError as exc:
+        raise UsageError(str(exc)) from None
     print(token)
     return 0
 

@@ -19,7 +19,7 @@ from . import entra
 from .exceptions import ConfigurationError
 from .issuers import load_issuers
 from .keys import KeySet, UnusableKey, parse_jwks
-from .paths import resolve_packaged_file
+from .paths import read_configured_file
 from .urls import is_secure_url, redact_url
 
 if TYPE_CHECKING:
@@ -166,11 +166,18 @@ def _issuers(env: Mapping[str, str]) -> tuple[str, ...]:
             "no issuer is configured",
             "set the token issuer, e.g. https://login.microsoftonline.com/<tenant-id>/v2.0",
         )
-    for issuer in issuers:
+    for position, issuer in enumerate(issuers, 1):
         if not is_secure_url(issuer.replace(c.TENANT_PLACEHOLDER, "tenant")):
+            # A piece that is no URL may be the tail of one cut at a comma (a query string): it is
+            # named by its place in the list, not shown.
+            shown = (
+                redact_url(issuer)
+                if "://" in issuer or len(issuers) == 1
+                else f"item {position} of the comma-separated list"
+            )
             raise ConfigurationError(
                 c.ISSUER_ENV,
-                f"{redact_url(issuer)} is not an https URL",
+                f"{shown} is not an https URL",
                 "use the exact https:// issuer of your tokens (http:// only on loopback hosts)",
             )
         if issuer.count(c.TENANT_PLACEHOLDER) > 1 or "{" in issuer.replace(c.TENANT_PLACEHOLDER, ""):
@@ -258,18 +265,8 @@ def _static_keys(env: Mapping[str, str]) -> tuple[KeySet | None, str | None]:
     else:
         assert file_name is not None  # noqa: S101 - one of the two is set
         variable = c.JWKS_FILE_ENV
-        path = resolve_packaged_file(file_name)
+        path, text = read_configured_file(file_name, variable, "ship the file in the package")
         origin = f"JWKS file {path}"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(
-                variable, f"cannot read {file_name!r}: {exc.strerror}", "ship the file in the package"
-            ) from None
-        except UnicodeDecodeError:
-            raise ConfigurationError(
-                variable, f"{file_name!r} is not UTF-8 text", 'give a JSON file {"keys": [...]}'
-            ) from None
     try:
         key_set = parse_jwks(json.loads(text))
     except (ValueError, UnusableKey, RecursionError) as exc:
@@ -469,12 +466,19 @@ def revocation_settings(env: Mapping[str, str]) -> RevocationSettings | None:
             missing = c.REVOCATION_S3_KEY_ENV if key is None else c.REVOCATION_S3_BUCKET_ENV
             raise ConfigurationError(missing, "is not set", "an S3 source needs both the bucket and the object key")
         if _S3_BUCKET.fullmatch(bucket) is None or ".." in bucket:
+            # Not echoed: a value that is no bucket name may be a URL, even a signed one.
             raise ConfigurationError(
                 c.REVOCATION_S3_BUCKET_ENV,
-                f"{bucket!r} is not an S3 bucket name",
+                f"{redact_url(bucket)!r} is not an S3 bucket name",
                 "give the bucket's name only (no s3:// and no key), e.g. my-org-revocations",
             )
-        if len(key.encode("utf-8")) > 1024:
+        try:
+            key_bytes = len(key.encode("utf-8"))
+        except UnicodeEncodeError:  # a byte of the environment that is not UTF-8
+            raise ConfigurationError(
+                c.REVOCATION_S3_KEY_ENV, "is not UTF-8 text", "give the object key as written in S3"
+            ) from None
+        if key_bytes > 1024:
             raise ConfigurationError(c.REVOCATION_S3_KEY_ENV, "is longer than 1024 bytes", "use a shorter key")
     refresh = _number(env, c.REVOCATION_REFRESH_ENV, c.DEFAULT_REVOCATION_REFRESH_SECONDS, 1, 3600, integer=True)
     return RevocationSettings(

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from .constants import SUPPORTED_ALGORITHMS
+
 DEV_ISSUER = "https://dev-issuer.jwt-authorizer.invalid"
 DEV_AUDIENCE = "api://jwt-authorizer-dev"
 DEV_KID = "dev-2026"
@@ -31,6 +33,7 @@ EXPIRED_AGO = 3600  # --expired: the token expired one hour before "now"
 FUNCTION_BLOCK = "AuthorizerFunction"
 
 _KEY_FILE = Path("dev-issuer") / "private-key.pem"
+_CENTURY = 100 * 365 * 86400
 _DURATION = re.compile(r"(?P<n>\d+)\s*(?P<unit>s|sec|m|min|h|d)?", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -138,7 +141,11 @@ def parse_lifetime(text: str) -> int:
     match = _DURATION.fullmatch(text.strip())
     if match is None:
         raise DevTokenError(f"{text!r} is not a duration (use seconds, or 90s, 15m, 1h, 2d)")
-    return int(match["n"]) * _UNITS[(match["unit"] or "s").lower()]
+    digits = match["n"]
+    seconds = int(digits) * _UNITS[(match["unit"] or "s").lower()] if len(digits) <= 12 else _CENTURY + 1
+    if seconds > _CENTURY:
+        raise DevTokenError(f"{text[:40]!r} is longer than a century")
+    return seconds
 
 
 def parse_claim(text: str) -> tuple[str, Any]:
@@ -150,7 +157,7 @@ def parse_claim(text: str) -> tuple[str, Any]:
         return name, REMOVE
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return name, raw
     if isinstance(value, float) and not math.isfinite(value):
         return name, raw
@@ -223,4 +230,11 @@ def mint(
     header: dict[str, Any] = {"kid": issuer.kid, "typ": "JWT"}
     if nonce:
         header["nonce"] = nonce if isinstance(nonce, str) else secrets.token_urlsafe(32)
-    return jwt.encode(body, issuer.key, algorithm=algorithm or issuer.algorithm, headers=header)
+    chosen = algorithm or issuer.algorithm
+    if chosen not in SUPPORTED_ALGORITHMS:
+        choices = ", ".join(sorted(SUPPORTED_ALGORITHMS))
+        raise DevTokenError(f"--alg {chosen[:20]!r}: use one of {choices} (what the authorizer accepts)")
+    try:
+        return jwt.encode(body, issuer.key, algorithm=chosen, headers=header)
+    except (TypeError, ValueError, NotImplementedError, jwt.PyJWTError) as exc:  # an EC algorithm with an RSA key
+        raise DevTokenError(f"--alg {chosen} cannot sign with this key ({type(exc).__name__})") from None

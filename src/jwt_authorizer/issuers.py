@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from . import constants as c
 from . import entra
 from .exceptions import ConfigurationError
-from .paths import resolve_packaged_file
+from .paths import read_configured_file
 
 T = TypeVar("T")
 
@@ -132,14 +132,7 @@ def load_issuers(env: Mapping[str, str], build: Callable[[Mapping[str, str], str
         raise ConfigurationError(c.ISSUERS_ENV, f"both {c.ISSUERS_ENV} and {c.ISSUERS_FILE_ENV} are set", "keep one")
     variable = c.ISSUERS_ENV if raw else c.ISSUERS_FILE_ENV
     if file_name:
-        try:
-            raw = resolve_packaged_file(file_name).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(
-                variable, f"cannot read {file_name!r}: {exc.strerror}", "ship it in the package"
-            ) from None
-        except UnicodeDecodeError:
-            raise ConfigurationError(variable, f"{file_name!r} is not UTF-8 text", "give a JSON file") from None
+        _, raw = read_configured_file(file_name, variable, "ship it in the package")
     if env.get(c.ISSUER_ENV):
         raise ConfigurationError(
             c.ISSUER_ENV, f"{c.ISSUER_ENV} and {variable} are both set", f"move the issuer into {variable}"

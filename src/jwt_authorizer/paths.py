@@ -7,7 +7,10 @@ parent — and then in the working directory (local runs); the first existing fi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+from .exceptions import ConfigurationError
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -22,3 +25,30 @@ def resolve_packaged_file(name: str) -> Path:
         if candidate.is_file():
             return candidate
     return path
+
+
+def read_configured_file(
+    name: str,
+    variable: str,
+    fix: str,
+    *,
+    resolve: Callable[[str], Path] = resolve_packaged_file,
+) -> tuple[Path, str]:
+    """The path and UTF-8 text of the file a variable names, or ``ConfigurationError`` saying why not.
+
+    A name comes from an environment variable or a JSON document, so it may be anything: too long
+    for the file system, or holding a NUL or a character the file system cannot encode. Each is a
+    configuration error naming the variable, like a missing file, never an ``OSError`` at import.
+    """
+    shown = repr(name) if len(name) <= 120 else repr(name[:120]) + "..."
+    try:
+        path = resolve(name)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(variable, f"cannot read {shown}: {exc.strerror or exc}", fix) from None
+    except ValueError:  # an embedded NUL, or a name the file system cannot encode
+        raise ConfigurationError(variable, f"cannot read {shown}: not a usable file name", fix) from None
+    try:
+        return path, data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigurationError(variable, f"{shown} is not UTF-8 text", "save it as UTF-8") from None

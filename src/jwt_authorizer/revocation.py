@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .exceptions import TokenRevokedError
+from .timefmt import LAST_MOMENT
 
 FORMAT_VERSION = 1
 MAX_ENTRIES = 50_000
@@ -55,11 +56,6 @@ class InvalidRevocationList(ValueError):
     """The document is not a revocation list this authorizer can apply; the message says where."""
 
 
-# The last second an ISO 8601 date-time can spell (9999-12-31T23:59:59Z). Every moment of a list is
-# written back, logged and explained as a date-time, so one beyond it would fail there instead.
-_LAST_MOMENT = 253402300799.0
-
-
 def parse_moment(value: Any, where: str) -> float:
     """Unix seconds (a number) or an ISO 8601 date-time with a time zone, as a float.
 
@@ -85,7 +81,7 @@ def parse_moment(value: Any, where: str) -> float:
             number = math.inf
     else:
         raise InvalidRevocationList(f"{where}: give unix seconds or an ISO 8601 date-time, not {type(value).__name__}")
-    if not math.isfinite(number) or not 0 <= number <= _LAST_MOMENT:
+    if not math.isfinite(number) or not 0 <= number <= LAST_MOMENT:
         raise InvalidRevocationList(f"{where}: {value!r} is not a moment between 1970 and the year 9999")
     return number
 

@@ -123,6 +123,12 @@ class FileStore:
             os.close(fd)
 
     def write(self, revocations: RevocationList, version: str | None) -> None:
+        try:
+            self._write(revocations, version)
+        except OSError as exc:
+            raise RevokeError(f"cannot write {self.path}: {exc.strerror or exc}", EXIT_UNREADABLE) from None
+
+    def _write(self, revocations: RevocationList, version: str | None) -> None:
         directory = self.path.parent
         with self._locked():
             if self._digest() != version:
@@ -217,7 +223,22 @@ def _session(args: argparse.Namespace) -> Any:
         import boto3  # noqa: PLC0415 - only for S3 and API Gateway
     except ImportError:
         raise RevokeError("S3 and --flush need boto3: pip install 'jwt-authorizer[s3]'") from None
-    return boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+
+    try:
+        return boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    except BotoCoreError as exc:  # an unknown --profile, a broken AWS configuration
+        raise RevokeError(f"AWS session: {exc}") from None
+
+
+def _s3_client(args: argparse.Namespace) -> Any:
+    from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+
+    session = _session(args)
+    try:
+        return session.client("s3")
+    except BotoCoreError as exc:  # an invalid --region
+        raise RevokeError(f"S3 client: {exc}") from None
 
 
 def store_for(location: str, args: argparse.Namespace) -> Store:
@@ -225,7 +246,7 @@ def store_for(location: str, args: argparse.Namespace) -> Store:
         bucket, _, key = location[len("s3://") :].partition("/")
         if not bucket or not key:
             raise RevokeError(f"{location!r} is not s3://bucket/key")
-        return S3Store(bucket, key, _session(args).client("s3"))
+        return S3Store(bucket, key, _s3_client(args))
     if location.startswith(("https://", "http://")):
         return HttpStore(location)
     return FileStore(Path(location))
@@ -271,7 +292,10 @@ def expiry(text: str, now: float) -> float:
     """A duration from now (``48h``, ``2d``, ``90m``, seconds) or a moment."""
     match = _DURATION.fullmatch(text.strip())
     if match is not None:
-        return now + int(match["n"]) * _UNITS[match["unit"].lower()]
+        try:
+            return list_moment(now + int(match["n"]) * _UNITS[match["unit"].lower()], "--expires")
+        except (ValueError, OverflowError, InvalidRevocationList):
+            raise RevokeError(f"--expires {text[:40]!r} ends after the year 9999") from None
     return moment(text, "--expires", now)
 
 
@@ -388,7 +412,12 @@ def _edit(
     store: Store,
     version: str | None,
 ) -> int:
-    store.write(revocations.stamped(float(int(now)), args.by), version)
+    stamped = revocations.stamped(float(int(now)), args.by)
+    try:
+        loads(stamped.dumps())  # what the function will read: a list it refuses would keep the old one
+    except (InvalidRevocationList, ValueError) as exc:  # UnicodeEncodeError: text that is no UTF-8
+        raise RevokeError(f"not written: the function would refuse this list ({exc})") from None
+    store.write(stamped, version)
     count = len(revocations)
     print(f"{change} in {store.describe()} ({count} entr{'y' if count == 1 else 'ies'} now)")
     print(

@@ -39,6 +39,7 @@ from typing import Any, Final
 
 from .constants import ROUTE_DEFAULT_ENV, ROUTE_RULES_ENV, ROUTE_RULES_FILE_ENV
 from .exceptions import ConfigurationError
+from .paths import read_configured_file
 from .routes import (
     ANY_METHOD,
     POLICY_BUDGET_BYTES,
@@ -570,9 +571,17 @@ def _decode(text: str, variable: str, *, yaml: bool) -> Any:
                 "ship the rules as JSON (.json), or add pyyaml to the function's dependencies",
             ) from None
         try:
-            return module.safe_load(text)
+            document = module.safe_load(text)
         except (module.YAMLError, RecursionError) as exc:
             raise ConfigurationError(variable, f"not valid YAML: {str(exc)[:200]}", "fix the YAML syntax") from None
+        # YAML has more than JSON (dates, numbers as keys, NaN): the rules are a JSON document, so
+        # a YAML file holds exactly what its JSON spelling would, or is refused here.
+        try:
+            return json.loads(json.dumps(document, allow_nan=False))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ConfigurationError(
+                variable, f"holds a value JSON cannot: {str(exc)[:200]}", "quote dates and other such values"
+            ) from None
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -595,21 +604,14 @@ def load_rules(env: Mapping[str, str], default: str) -> RouteRules | None:
         variable, document = ROUTE_RULES_ENV, _decode(inline, ROUTE_RULES_ENV, yaml=False)
     else:
         variable = ROUTE_RULES_FILE_ENV
-        path = _resolve(file_name)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ConfigurationError(
-                variable,
-                f"cannot read {file_name!r}: {exc.strerror}",
-                "ship the file with the code (src/jwt_authorizer/) and name it relative to that folder",
-            ) from None
-        if len(data) > MAX_FILE_BYTES:
+        path, text = read_configured_file(
+            file_name,
+            variable,
+            "ship the file with the code (src/jwt_authorizer/) and name it relative to that folder",
+            resolve=_resolve,
+        )
+        if len(text.encode("utf-8")) > MAX_FILE_BYTES:
             raise ConfigurationError(variable, f"{file_name!r} is larger than {MAX_FILE_BYTES} bytes", "trim it")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ConfigurationError(variable, f"{file_name!r} is not UTF-8 text", "save it as UTF-8") from None
         document = _decode(text, variable, yaml=path.suffix.lower() in {".yaml", ".yml"})
     explicit = (env.get(ROUTE_DEFAULT_ENV) or "").strip().lower()
     if isinstance(document, dict) and "default" in document and explicit and document["default"] != explicit:

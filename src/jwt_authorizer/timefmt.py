@@ -12,6 +12,9 @@ import math
 import time
 
 _CENTURY = 100 * 365 * 86400
+# The last second an ISO 8601 date-time can spell (9999-12-31T23:59:59Z): moments that are logged,
+# explained or written back as date-times stay at or before it.
+LAST_MOMENT = 253402300799.0
 
 
 def duration(seconds: float) -> str:
@@ -55,9 +58,15 @@ def parse_moment(text: str, what: str, forms: str = "unix seconds nor an ISO 860
     and the accepted ``forms``.
     """
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        pass
+        value = _iso_moment(text, what, forms)
+    if not 0 <= value <= LAST_MOMENT:  # NaN fails this too
+        raise ValueError(f"{what} is not a moment between 1970 and the year 9999")
+    return value
+
+
+def _iso_moment(text: str, what: str, forms: str) -> float:
     from datetime import datetime  # noqa: PLC0415 - only the command-line tools read dates
 
     try:
