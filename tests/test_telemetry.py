@@ -8,7 +8,10 @@ stdout, which is what CloudWatch Logs receives.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -17,7 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from appload import cold_start
+from appload import OWN_VARIABLES, cold_start
 from jwt_authorizer.exceptions import ConfigurationError
 from jwt_authorizer.observability import as_text, redact_text
 from jwt_authorizer.timefmt import duration, instant
@@ -295,6 +298,29 @@ def test_stale_keys_served_ride_on_the_decision_they_served(
 
 
 # ----- configuration errors at cold start -----------------------------------------------------------
+
+
+def test_a_defect_in_the_configuration_loader_still_writes_the_line_and_the_metric(idp: IdentityProvider) -> None:
+    """No setting is known to raise anything but ConfigurationError; one that did, by a defect, must
+    still reach the configuration-error alarm. The defect is simulated in a real cold start."""
+    probe = (
+        "import jwt_authorizer.config as config\n"
+        "def defect(*args, **kwargs):\n"
+        "    raise TypeError('unhashable type: list')\n"
+        "config.load_settings = defect\n"
+        "import jwt_authorizer.app\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in OWN_VARIABLES}
+    env = {**clean, "ISSUER": idp.issuer, "AUDIENCE": "api://test", "POWERTOOLS_TRACE_DISABLED": "true"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode != 0 and "TypeError: unhashable type: list" in done.stderr
+    (line,) = lines_of(done.stdout)
+    assert (line["reason"], line["variable"], line["ConfigurationErrors"]) == (
+        "configuration_error",
+        "configuration",
+        1,
+    )
+    assert "TypeError" in line["detail"]
 
 
 def test_a_refused_setting_writes_one_line_and_a_metric_before_the_import_fails(

@@ -51,6 +51,15 @@ try:
 except ConfigurationError as _error:
     configuration_failed(_error)  # a structured line and a metric, then the import fails loudly
     raise
+except Exception as _error:  # a defect of the loader: the alarm on the metric still fires
+    configuration_failed(
+        ConfigurationError(
+            "configuration",
+            f"the configuration could not be read ({type(_error).__name__})",
+            "the traceback below names the setting; please report it as a defect",
+        )
+    )
+    raise
 OBSERVABILITY = Observability(SETTINGS)
 REVOCATIONS = build_revocations(SETTINGS, listener=OBSERVABILITY.key_event)
 VERIFIER = build_verifier(
