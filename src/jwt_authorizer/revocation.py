@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .exceptions import TokenRevokedError
-from .timefmt import LAST_MOMENT
+from .timefmt import LAST_MOMENT, iso_moment
 
 FORMAT_VERSION = 1
 MAX_ENTRIES = 50_000
@@ -70,18 +70,12 @@ def parse_moment(value: Any, where: str) -> float:
             number = math.inf
     elif isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidRevocationList(f"{where}: {value!r} is not an ISO 8601 date-time") from None
-        if moment.tzinfo is None:
-            raise InvalidRevocationList(f"{where}: {value!r} has no time zone; add Z or +00:00")
-        try:
-            number = moment.timestamp()
-        except (OverflowError, ValueError):
-            number = math.inf
+            number = iso_moment(value, f"{where}: {value!r}")
+        except ValueError as exc:
+            raise InvalidRevocationList(str(exc)) from None
     else:
         raise InvalidRevocationList(f"{where}: give unix seconds or an ISO 8601 date-time, not {type(value).__name__}")
-    if not math.isfinite(number) or not 0 <= number <= LAST_MOMENT:
+    if not 0 <= number <= LAST_MOMENT:  # NaN fails this too
         raise InvalidRevocationList(f"{where}: {value!r} is not a moment between 1970 and the year 9999")
     return number
 

@@ -60,19 +60,24 @@ def parse_moment(text: str, what: str, forms: str = "unix seconds nor an ISO 860
     try:
         value = float(text)
     except ValueError:
-        value = _iso_moment(text, what, forms)
+        value = iso_moment(text, what, f"is neither {forms}")
     if not 0 <= value <= LAST_MOMENT:  # NaN fails this too
         raise ValueError(f"{what} is not a moment between 1970 and the year 9999")
     return value
 
 
-def _iso_moment(text: str, what: str, forms: str) -> float:
-    from datetime import datetime  # noqa: PLC0415 - only the command-line tools read dates
+def iso_moment(text: str, what: str, refusal: str = "is not an ISO 8601 date-time") -> float:
+    """An ISO 8601 date-time with a time zone as unix seconds; ``ValueError`` says ``what`` it was.
+
+    Shared by the tools and the revocation list: a date without a zone would silently mean the
+    reading machine's zone, so it is refused everywhere.
+    """
+    from datetime import datetime  # noqa: PLC0415 - the hot path never reads dates
 
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{what} is neither {forms}") from None
+        raise ValueError(f"{what} {refusal}") from None
     if parsed.tzinfo is None:
         raise ValueError(f"{what} has no time zone; add Z or +00:00")
     return parsed.timestamp()
