@@ -1,9 +1,10 @@
 """The key fetch against a misbehaving identity provider, over real loopback sockets.
 
 Every fault is served by a real HTTP server (or a real socket that refuses, or accepts and says
-nothing). Each case checks the decision the verifier makes, that it comes within a generous
-bound of HTTP_TIMEOUT_SECONDS, what the cache holds afterwards and how many requests were made.
-Time inside the cache is a manual clock; only the network waits are real.
+nothing). Each case checks the decision the verifier makes, the reason it records (which tells a
+fired deadline from a broken answer, so nothing here is timed with a stopwatch), what the cache
+holds afterwards and how many requests were made. Time inside the cache is a manual clock; only
+the network waits are real.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -28,7 +28,7 @@ from jwt_authorizer.verifier import Verifier
 from support import IdentityProvider, KeyPair, ManualClock, claims, env_for, jwks, rsa_pair, stop_quickly
 
 TIMEOUT = 1.0  # HTTP_TIMEOUT_SECONDS in these tests (a loaded CI machine answers a fast fault within it)
-BOUND = 4.0  # generous: a fault must be decided well inside this, however slow the machine
+TRICKLE_SECONDS = 10.0  # how long a trickling server keeps a response going before it hangs up
 MAX_BYTES = 256 * 1024  # the default HTTP_MAX_BYTES
 TEN_MB = 10 * 1024 * 1024
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "REQUEST_METHOD")
@@ -79,20 +79,10 @@ def cache_of(verifier: Verifier) -> KeyCache:
     return verifier.issuers[0].keys
 
 
-def timed(action: Callable[[], Any]) -> float:
-    started = time.monotonic()
-    action()
-    return time.monotonic() - started
-
-
-def unavailable(verifier: Verifier, token: str) -> float:
-    """Seconds it took the verifier to answer KeySourceUnavailable (and not a 401)."""
-
-    def attempt() -> None:
-        with pytest.raises(KeySourceUnavailable):
-            verifier.verify(token)
-
-    return timed(attempt)
+def unavailable(verifier: Verifier, token: str) -> None:
+    """The verifier answers KeySourceUnavailable (a 500), never a 401."""
+    with pytest.raises(KeySourceUnavailable):
+        verifier.verify(token)
 
 
 # ----- responders: each answers one request the way a broken server would --------------------------
@@ -181,12 +171,13 @@ def answer_10mb_chunked(handler: BaseHTTPRequestHandler, stop: threading.Event, 
 
 
 def _trickle(handler: BaseHTTPRequestHandler, stop: threading.Event, byte: bytes) -> None:
-    # One byte every 50 ms, far inside any per-read timeout, for up to 4 s (then silence):
-    # only a deadline for the whole response ends this within BOUND.
-    for _ in range(80):
+    # One byte every 50 ms, far inside any per-read timeout, for TRICKLE_SECONDS, then the server
+    # hangs up. Only a deadline for the whole response ends the fetch while bytes still come, with
+    # "took longer than"; without one the client reads on until the hang-up and reports a broken
+    # answer instead. The message tells the two apart, so no test here needs a stopwatch.
+    for _ in range(int(TRICKLE_SECONDS / 0.05)):
         if stop.wait(0.05) or not _write(handler, byte):
             break
-    stop.wait(10)
     handler.close_connection = True
 
 
@@ -247,9 +238,9 @@ def test_fault_cold_then_recovery_then_warm(
     cache = cache_of(verifier)
     token = signer.sign(claims(idp.issuer))
 
-    # Cold cache: the fault is "cannot decide" (500), never a 401, and comes within the bound.
+    # Cold cache: the fault is "cannot decide" (500), never a 401.
     idp.behaviour[idp.jwks_path] = broken
-    assert unavailable(verifier, token) < BOUND
+    unavailable(verifier, token)
     assert cache.key_set is None
     assert cache.generation == 0
     assert cache.last_error is not None and fault.error in cache.last_error
@@ -257,7 +248,7 @@ def test_fault_cold_then_recovery_then_warm(
 
     # Inside the retry window the server is not asked again: no timeout added per request.
     clock.advance(9)
-    assert unavailable(verifier, token) < BOUND
+    unavailable(verifier, token)
     assert idp.jwks_fetches == 1
 
     # The server comes back: the first refresh after the retry window succeeds.
@@ -273,7 +264,7 @@ def test_fault_cold_then_recovery_then_warm(
     # Warm cache past its max age, same fault: the last good keys keep verifying (stale).
     idp.behaviour[idp.jwks_path] = broken
     clock.advance(61)
-    assert timed(lambda: verifier.verify(token)) < BOUND
+    assert verifier.verify(token).key.kid == signer.kid
     assert idp.jwks_fetches == 3
     assert cache.key_set is good
     assert cache.generation == 1
@@ -291,10 +282,8 @@ def test_each_fault_answers_within_the_deadline_through_the_fetcher(
     for name, fault in FAULTS.items():
         path = f"/{name}"
         idp.behaviour[path] = lambda handler, fault=fault: fault.respond(handler, stop, idp.base) or True
-        started = time.monotonic()
         with pytest.raises(FetchError) as info:
             fetcher.fetch_json(idp.base + path)
-        assert time.monotonic() - started < BOUND, name
         assert fault.error in str(info.value), name
         assert idp.counts[path] == 1, name
         # A broken answer must not poison the pooled connection for the next request.
@@ -328,7 +317,7 @@ def test_connection_refused_then_the_server_comes_back(idp: IdentityProvider, si
     cache = cache_of(verifier)
     token = signer.sign(claims(idp.issuer))
     try:
-        assert unavailable(verifier, token) < BOUND
+        unavailable(verifier, token)
         assert cache.key_set is None
         assert cache.last_error == f"GET {uri} failed: NewConnectionError"
 
@@ -350,7 +339,7 @@ def test_connection_refused_then_the_server_comes_back(idp: IdentityProvider, si
         server.start()
         clock.advance(11)
         assert verifier.verify(token).key.kid == signer.kid
-        server.join(BOUND)
+        server.join(10)
         assert len(served) == 1 and served[0].startswith(b"GET /keys HTTP/1.1\r\n")
         assert cache.generation == 1
     finally:
@@ -367,7 +356,7 @@ def test_connection_that_accepts_and_never_answers(idp: IdentityProvider, signer
     verifier = make_verifier(idp, clock, jwks_uri=uri)
     cache = cache_of(verifier)
     try:
-        assert unavailable(verifier, signer.sign(claims(idp.issuer))) < BOUND
+        unavailable(verifier, signer.sign(claims(idp.issuer)))
         assert cache.key_set is None
         assert cache.last_error == f"GET {uri} took longer than {TIMEOUT} s"
         silent.setblocking(False)
@@ -390,7 +379,7 @@ def test_dns_failure(idp: IdentityProvider, signer: KeyPair) -> None:
     verifier = make_verifier(idp, clock, jwks_uri=uri)
     cache = cache_of(verifier)
     token = signer.sign(claims(idp.issuer))
-    assert unavailable(verifier, token) < BOUND
+    unavailable(verifier, token)
     assert cache.key_set is None
     assert cache.last_error == f"GET {uri} failed: NameResolutionError"
     assert idp.jwks_fetches == 0
@@ -403,7 +392,7 @@ def test_discovery_failure_is_unavailable_and_asks_for_no_keys(idp: IdentityProv
     clock = ManualClock()
     verifier = build_verifier(load_settings(env), monotonic=clock)
     token = signer.sign(claims(idp.issuer))
-    assert unavailable(verifier, token) < BOUND
+    unavailable(verifier, token)
     assert idp.counts[idp.discovery_path] == 1
     assert idp.jwks_fetches == 0
     del idp.behaviour[idp.discovery_path]
@@ -481,7 +470,7 @@ class ConnectRecorder:
             except OSError:
                 return
             with connection:
-                connection.settimeout(BOUND)
+                connection.settimeout(10)
                 data = b""
                 while b"\r\n\r\n" not in data:
                     chunk = connection.recv(4096)
@@ -591,10 +580,8 @@ def test_https_fetch_and_its_deadline(
         fetcher = UrllibFetcher(TIMEOUT, TIMEOUT, MAX_BYTES)
         assert fetcher.fetch_json(base + idp.jwks_path) == jwks(signer)
         idp.behaviour["/slow"] = lambda handler: answer_trickling_headers(handler, stop, base) or True
-        started = time.monotonic()
         with pytest.raises(FetchError, match=f"took longer than {TIMEOUT} s"):
             fetcher.fetch_json(base + "/slow")
-        assert time.monotonic() - started < BOUND
         assert fetcher.fetch_json(base + idp.jwks_path) == jwks(signer)
         assert (idp.jwks_fetches, idp.counts["/slow"]) == (2, 1)
     finally:
