@@ -35,7 +35,7 @@ SAM_TOOLS := $(VENV)/.sam-tools
 SAM_INSTALLED := $(if $(filter $(SAM_VENV)/bin/sam,$(SAM_CLI)),$(SAM_VENV)/.installed)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv invoke test lint docs events bench lock sam-build start-api test-sam clean
+.PHONY: help venv invoke test fuzz lint docs events bench lock sam-build start-api test-sam clean
 
 help:  ## list the targets (this text)
 	@echo "usage: make TARGET [VARIABLE=value ...]"
@@ -88,6 +88,11 @@ invoke: $(RUNTIME) $(if $(SAM),sam-build)  ## run the authorizer on EVENT with E
 # each of them compiles everything anew (about 10 % of the suite). __pycache__ is git-ignored.
 test: $(TEST)  ## run the test suite (the sam local tests too with SAM_LOCAL=1: see test-sam)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# make test draws the same hypothesis examples every run (tests/conftest.py); this draws new ones.
+fuzz: $(TEST)  ## the property tests on new random examples (make test always draws the same ones)
+	HYPOTHESIS_PROFILE=explore PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
+		$$(grep -l '@given' tests/*.py)
 
 lint: $(LINT) $(SAM_INSTALLED)  ## ruff, ruff format, mypy, cfn-lint, sam validate --lint and mkdocs build --strict
 	$(BIN)/ruff check src tests scripts

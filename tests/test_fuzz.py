@@ -9,9 +9,10 @@ The properties, for any input drawn here:
 * a genuinely signed token is allowed exactly when an independent, twenty-line oracle of the
   claim rules says it should be.
 
-Runs are reproducible and bounded: ``derandomize=True`` and no example database, so CI sees the same
-examples every time, and each property has a fixed example budget (the whole file stays within a
-few seconds).
+Runs are reproducible and bounded: the "reproducible" hypothesis profile (tests/conftest.py)
+derandomizes and keeps no example database, so CI sees the same examples every time, and each
+property has a fixed example budget (the whole file stays within a few seconds). ``make fuzz``
+draws new examples.
 """
 
 from __future__ import annotations
@@ -59,12 +60,10 @@ from support import (
 
 
 def fuzz(examples: int) -> Callable[[Any], Any]:
-    """Reproducible, bounded hypothesis settings: same examples on every run, no database."""
+    """A fixed example budget; which examples is the profile's choice (tests/conftest.py)."""
     return settings(
         max_examples=examples,
         deadline=None,
-        derandomize=True,
-        database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     )
 

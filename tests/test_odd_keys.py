@@ -169,9 +169,7 @@ json_values = st.recursive(
 )
 
 
-@settings(
-    max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     base=st.sampled_from([GENUINE.jwk(kid="other"), EC.jwk(kid="other"), RSA_STRANGER.jwk(kid="other")]),
     edits=st.dictionaries(st.sampled_from(MEMBERS), json_values, min_size=1, max_size=4),

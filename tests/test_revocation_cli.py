@@ -147,6 +147,54 @@ def test_a_list_served_over_https_is_read_only(idp: IdentityProvider, capsys: py
     assert code == 2 and "cannot be edited from here" in err
 
 
+@pytest.mark.parametrize(
+    ("location", "hidden"),
+    [
+        ("ftp://ops:pa55word@lists.example/revocations.json", "pa55word"),  # not a file name either
+        ("http://lists.example/revocations.json", None),  # plain HTTP from the network, as the function refuses
+        ("file:///tmp/revocations.json", None),
+    ],
+)
+def test_a_location_that_is_no_path_s3_or_https_is_refused(
+    location: str, hidden: str | None, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # were it taken for a path, the list would be created here
+    code, _, err = cli(capsys, "revoke", "add", "--list", location, "--subject", "a", "--reason", "r")
+    assert code == 2 and "is not a list location" in err and "s3://bucket/key" in err
+    assert hidden is None or hidden not in err
+    assert list(tmp_path.rglob("*")) == []
+
+
+def test_a_file_too_large_to_be_a_list_is_not_read_whole(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with path.open("wb") as sparse:  # 10 MiB and a byte, without writing them
+        sparse.truncate(10 * 1024 * 1024 + 1)
+    code, _, err = cli(capsys, "revoke", "list", "--list", str(path))
+    assert code == 3 and "larger than 10485760 bytes" in err
+
+
+def test_add_never_grows_a_list_past_what_the_function_reads(
+    path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_MAX_BYTES", "1024")
+    path.write_text(json.dumps(document(*(entry("subject", f"user-{n}", id=f"u{n}") for n in range(4)))))
+    before = path.read_bytes()
+    assert len(before) < 1024
+    code, _, err = cli(capsys, "revoke", "add", "--list", str(path), "--subject", "user-4", "--reason", "r" * 200)
+    assert code == 2 and "not written" in err and "over the 1024 the function reads (HTTP_MAX_BYTES)" in err
+    assert path.read_bytes() == before
+
+    # A list already too large (the cap was lowered): a removal is written, with a warning while still over.
+    monkeypatch.setenv("HTTP_MAX_BYTES", "300")
+    code, out, err = cli(capsys, "revoke", "remove", "--list", str(path), "u0")
+    assert code == 0 and "removed 1 entry" in out and "warning: the list is" in err and "over the 300" in err
+    assert [e["id"] for e in stored(path)] == ["u1", "u2", "u3"]
+
+    monkeypatch.setenv("HTTP_MAX_BYTES", "a lot")
+    code, _, err = cli(capsys, "revoke", "remove", "--list", str(path), "u1")
+    assert code == 2 and "HTTP_MAX_BYTES='a lot' is not a whole number" in err
+    assert [e["id"] for e in stored(path)] == ["u1", "u2", "u3"]
+
+
 # ----- --flush: API Gateway's result cache ---------------------------------------------------------
 
 

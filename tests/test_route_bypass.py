@@ -306,8 +306,6 @@ def fuzz_app(
 @settings(
     max_examples=150,
     deadline=None,
-    derandomize=True,
-    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(

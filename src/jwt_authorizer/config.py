@@ -373,7 +373,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             env, c.HTTP_TIMEOUT_ENV, c.DEFAULT_HTTP_TIMEOUT_SECONDS, 0.05, 8, integer=False
         ),
         "http_max_bytes": lambda: _number(
-            env, c.HTTP_MAX_BYTES_ENV, c.DEFAULT_HTTP_MAX_BYTES, 1024, 10 * 1024 * 1024, integer=True
+            env, c.HTTP_MAX_BYTES_ENV, c.DEFAULT_HTTP_MAX_BYTES, 1024, c.MAX_HTTP_MAX_BYTES, integer=True
         ),
         "websocket_query_parameter": lambda: _get(env, c.WEBSOCKET_TOKEN_QUERY_ENV) or c.DEFAULT_WEBSOCKET_TOKEN_QUERY,
         "service_name": lambda: _get(env, c.SERVICE_NAME_ENV) or c.DEFAULT_SERVICE_NAME,

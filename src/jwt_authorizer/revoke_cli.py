@@ -37,7 +37,7 @@ from . import timefmt
 from .exceptions import FetchError
 from .revocation import EMPTY, GUID, KINDS, Entry, InvalidRevocationList, RevocationList, iso, loads
 from .revocation import parse_moment as list_moment
-from .urls import redact_url
+from .urls import is_secure_url, redact_url
 
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
@@ -46,6 +46,7 @@ EXIT_FLUSH_FAILED = 5
 DEFAULT_EXPIRES = "48h"  # longer than any Entra access token lives (CAE tokens: up to 28 h)
 _DURATION = re.compile(r"(?P<n>\d+)\s*(?P<unit>[smhd]?)", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class RevokeError(Exception):
@@ -103,11 +104,18 @@ class FileStore:
 
     def read(self) -> tuple[RevocationList, str | None]:
         try:
-            data = self.path.read_bytes()
+            with self.path.open("rb") as source:
+                data = source.read(c.MAX_HTTP_MAX_BYTES + 1)  # a mistaken path (a disk image) is not read whole
         except FileNotFoundError:
             return EMPTY, None
         except OSError as exc:
             raise RevokeError(f"cannot read {self.path}: {exc.strerror}", EXIT_UNREADABLE) from None
+        if len(data) > c.MAX_HTTP_MAX_BYTES:
+            raise RevokeError(
+                f"{self.path} is larger than {c.MAX_HTTP_MAX_BYTES} bytes, more than the function can ever read: "
+                "it is not a revocation list",
+                EXIT_UNREADABLE,
+            )
         return _parse(data, str(self.path)), hashlib.sha256(data).hexdigest()
 
     @contextlib.contextmanager
@@ -204,7 +212,7 @@ class HttpStore:
     def read(self) -> tuple[RevocationList, str | None]:
         from .http import UrllibFetcher  # noqa: PLC0415
 
-        fetcher = UrllibFetcher(c.DEFAULT_HTTP_CONNECT_TIMEOUT_SECONDS, 8.0, 10 * 1024 * 1024)
+        fetcher = UrllibFetcher(c.DEFAULT_HTTP_CONNECT_TIMEOUT_SECONDS, 8.0, c.MAX_HTTP_MAX_BYTES)
         try:
             answer = fetcher.fetch_conditional(self.url, None)
         except FetchError as exc:
@@ -247,21 +255,43 @@ def store_for(location: str, args: argparse.Namespace) -> Store:
         if not bucket or not key:
             raise RevokeError(f"{location!r} is not s3://bucket/key")
         return S3Store(bucket, key, _s3_client(args))
-    if location.startswith(("https://", "http://")):
+    if _SCHEME.match(location):
+        # The function's own rule for REVOCATION_URL: a list that decides who is cut off is not read
+        # over plain HTTP from the network, and a scheme it does not know is not a file name.
+        if not is_secure_url(location):
+            raise RevokeError(
+                f"{redact_url(location)} is not a list location: use a local path, s3://bucket/key or an "
+                "https:// URL (http:// only on a loopback host)"
+            )
         return HttpStore(location)
     return FileStore(Path(location))
+
+
+def _function_env(args: argparse.Namespace) -> dict[str, str]:
+    """The function's configuration as this command sees it: --env-file, else the environment."""
+    if args.env_file is not None:
+        from .cli import read_env_file  # noqa: PLC0415
+
+        return read_env_file(Path(args.env_file), args.function)
+    return dict(os.environ)
+
+
+def _size_cap(args: argparse.Namespace) -> int:
+    """HTTP_MAX_BYTES as the function would read it: a larger list is a failed refresh there."""
+    raw = _function_env(args).get(c.HTTP_MAX_BYTES_ENV, "").strip()
+    if not raw:
+        return c.DEFAULT_HTTP_MAX_BYTES
+    try:
+        return min(int(raw), c.MAX_HTTP_MAX_BYTES)
+    except ValueError:
+        raise RevokeError(f"{c.HTTP_MAX_BYTES_ENV}={raw!r} is not a whole number of bytes") from None
 
 
 def _location(args: argparse.Namespace) -> str:
     """--list, else the function's own configuration (the environment or --env-file)."""
     if args.list is not None:
         return str(args.list)
-    if args.env_file is not None:
-        from .cli import read_env_file  # noqa: PLC0415
-
-        env = read_env_file(Path(args.env_file), args.function)
-    else:
-        env = dict(os.environ)
+    env = _function_env(args)
     bucket, key = env.get(c.REVOCATION_S3_BUCKET_ENV, "").strip(), env.get(c.REVOCATION_S3_KEY_ENV, "").strip()
     if bucket and key:
         return f"s3://{bucket}/{key}"
@@ -411,15 +441,30 @@ def _edit(
     revocations: RevocationList,
     store: Store,
     version: str | None,
+    growing: bool,
 ) -> int:
+    """Write an edited list, unless the function would refuse it; a removal is never refused for size."""
     stamped = revocations.stamped(float(int(now)), args.by)
     try:
-        loads(stamped.dumps())  # what the function will read: a list it refuses would keep the old one
+        body = stamped.dumps()
+        loads(body)  # what the function will read: a list it refuses would keep the old one
     except (InvalidRevocationList, ValueError) as exc:  # UnicodeEncodeError: text that is no UTF-8
         raise RevokeError(f"not written: the function would refuse this list ({exc})") from None
+    cap = _size_cap(args)
+    oversized = (
+        f"the list is {len(body)} bytes, over the {cap} the function reads ({c.HTTP_MAX_BYTES_ENV}), so every "
+        "refresh fails and keeps the list it had before"
+    )
+    if len(body) > cap and growing:
+        raise RevokeError(
+            f"not written: {oversized}. Remove entries (revoke remove --expired drops the expired ones), or raise "
+            f"{c.HTTP_MAX_BYTES_ENV} for the function and in this command's environment or --env-file"
+        )
     store.write(stamped, version)
     count = len(revocations)
     print(f"{change} in {store.describe()} ({count} entr{'y' if count == 1 else 'ies'} now)")
+    if len(body) > cap:  # smaller than before, still too large: written, since it is a step the right way
+        print(f"jwt-authorizer revoke: warning: {oversized}: remove more entries", file=sys.stderr)
     print(
         f"Takes effect in each warm container within {c.REVOCATION_REFRESH_ENV} (default "
         f"{c.DEFAULT_REVOCATION_REFRESH_SECONDS} s), plus API Gateway's result cache TTL for answers it "
@@ -449,7 +494,7 @@ def run_add(args: argparse.Namespace, now: float, store: Store | None = None) ->
         raise RevokeError(f"the list already has an entry {entry.id!r}: choose another --id")
     updated = revocations.with_entry(entry)
     change = f"added {entry.id}: {entry.describe()}, expires {iso(entry.expires)}"
-    return _edit(args, change, now=now, revocations=updated, store=store, version=version)
+    return _edit(args, change, now=now, revocations=updated, store=store, version=version, growing=True)
 
 
 def run_remove(args: argparse.Namespace, now: float, store: Store | None = None) -> int:
@@ -469,7 +514,7 @@ def run_remove(args: argparse.Namespace, now: float, store: Store | None = None)
     updated = revocations.without(ids)
     removed = len(revocations) - len(updated)
     change = f"removed {removed} entr{'y' if removed == 1 else 'ies'}"
-    return _edit(args, change, now=now, revocations=updated, store=store, version=version)
+    return _edit(args, change, now=now, revocations=updated, store=store, version=version, growing=False)
 
 
 def run_list(args: argparse.Namespace, now: float, store: Store | None = None) -> int:
