@@ -1,11 +1,10 @@
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-
-import os
 
 import pytest
 from hypothesis import settings

@@ -156,7 +156,11 @@ def test_a_list_served_over_https_is_read_only(idp: IdentityProvider, capsys: py
     ],
 )
 def test_a_location_that_is_no_path_s3_or_https_is_refused(
-    location: str, hidden: str | None, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    location: str,
+    hidden: str | None,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # were it taken for a path, the list would be created here
     code, _, err = cli(capsys, "revoke", "add", "--list", location, "--subject", "a", "--reason", "r")
@@ -183,16 +187,19 @@ def test_add_never_grows_a_list_past_what_the_function_reads(
     assert code == 2 and "not written" in err and "over the 1024 the function reads (HTTP_MAX_BYTES)" in err
     assert path.read_bytes() == before
 
-    # A list already too large (the cap was lowered): a removal is written, with a warning while still over.
-    monkeypatch.setenv("HTTP_MAX_BYTES", "300")
+    # A list already too large (edited by hand): a removal is written, with a warning while still over.
+    path.write_text(
+        json.dumps(document(*(entry("subject", f"user-{n}", id=f"u{n}", comment="c" * 150) for n in range(4))))
+    )
     code, out, err = cli(capsys, "revoke", "remove", "--list", str(path), "u0")
-    assert code == 0 and "removed 1 entry" in out and "warning: the list is" in err and "over the 300" in err
+    assert code == 0 and "removed 1 entry" in out and "warning: the list is" in err and "over the 1024" in err
     assert [e["id"] for e in stored(path)] == ["u1", "u2", "u3"]
 
-    monkeypatch.setenv("HTTP_MAX_BYTES", "a lot")
-    code, _, err = cli(capsys, "revoke", "remove", "--list", str(path), "u1")
-    assert code == 2 and "HTTP_MAX_BYTES='a lot' is not a whole number" in err
-    assert [e["id"] for e in stored(path)] == ["u1", "u2", "u3"]
+    for wrong in ("a lot", "100", "99999999999"):
+        monkeypatch.setenv("HTTP_MAX_BYTES", wrong)
+        code, _, err = cli(capsys, "revoke", "remove", "--list", str(path), "u1")
+        assert code == 2 and f"HTTP_MAX_BYTES={wrong!r} is not a whole number of bytes from 1024" in err
+        assert [e["id"] for e in stored(path)] == ["u1", "u2", "u3"]
 
 
 # ----- --flush: API Gateway's result cache ---------------------------------------------------------

@@ -282,9 +282,14 @@ def _size_cap(args: argparse.Namespace) -> int:
     if not raw:
         return c.DEFAULT_HTTP_MAX_BYTES
     try:
-        return min(int(raw), c.MAX_HTTP_MAX_BYTES)
+        cap = int(raw)
     except ValueError:
-        raise RevokeError(f"{c.HTTP_MAX_BYTES_ENV}={raw!r} is not a whole number of bytes") from None
+        cap = 0
+    if not 1024 <= cap <= c.MAX_HTTP_MAX_BYTES:  # the function's own range: it would not start
+        raise RevokeError(
+            f"{c.HTTP_MAX_BYTES_ENV}={raw!r} is not a whole number of bytes from 1024 to {c.MAX_HTTP_MAX_BYTES}"
+        )
+    return cap
 
 
 def _location(args: argparse.Namespace) -> str:
