@@ -578,6 +578,20 @@ def test_every_variable_is_in_the_configuration_table() -> None:
         assert [r for r in refs if r in template["Parameters"]][:1] == code(row[1]), name
 
 
+def test_the_readme_names_variables_parameters_and_reasons_that_exist() -> None:
+    """The README's short table agrees with the full one, and every reason code it names is real."""
+    parameters = {code(row[0])[0]: code(row[1]) for row in TABLES["variables"].rows}
+    rows = TABLES["readme-variables"].rows
+    assert len(rows) >= 5
+    for cell, _ in rows:
+        pair = re.fullmatch(r"`(\w+)` \(`(\w+)`\)", cell)
+        assert pair is not None, cell
+        assert parameters.get(pair[1]) == [pair[2]], cell
+    section = README.read_text(encoding="utf-8").split("Every refusal has a reason code")[1].split("\n## ")[0]
+    named = set(re.findall(r"`([a-z_]+)`", section))
+    assert named and named <= {str(r) for r in Reason} | {"route_reason", "method_not_supported"}, named
+
+
 def test_setting_a_variable_to_its_documented_default_changes_nothing() -> None:
     base = {**BASE, "JWKS_URI": "https://issuer.example/keys", "REVOCATION_URL": "https://issuer.example/revoked.json"}
     reference = load_settings(base)
