@@ -270,6 +270,18 @@ def test_an_early_failure_is_the_failure_of_the_fetch_it_stood_for(idp: Identity
     assert idp.counts["/missing"] == 1
 
 
+def test_an_early_fetch_that_fails_unexpectedly_is_a_fetch_error_not_a_null_document(
+    idp: IdentityProvider, signer: KeyPair
+) -> None:
+    idp.publish(signer)
+    fetcher = UrllibFetcher(1.0, 2.0, 65536)
+    url = idp.jwks_uri
+    fetcher.expect(url)
+    fetcher.fetch_early(url, follow=lambda document: document["no such member"])  # a KeyError in the follow-up
+    with pytest.raises(FetchError, match="failed: KeyError"):
+        fetcher.fetch_json(url)
+
+
 def test_the_early_answer_is_the_one_the_key_cache_parses(
     idp: IdentityProvider, signer: KeyPair, load_app: Callable[..., ModuleType]
 ) -> None:

@@ -37,6 +37,9 @@ SECRETS = ("hunter2", "S3CR3T", "alice")
         ("https://alice:hun?ter2@idp.example/keys?sig=S3CR3T", "https://***@idp.example/keys?***"),
         ("https://alice/hunter2@idp.example/keys?sig=S3CR3T", "https://***@idp.example/keys?***"),
         ("https://idp.example:hunter2/keys", "<an unparsable URL>"),
+        # ... and when the credential's first part reads as a port: host "alice", port 2024.
+        ("https://alice:2024#hunter2@idp.example/keys", "https://***@idp.example/keys"),
+        ("https://alice:2024?hunter2@idp.example/keys", "https://***@idp.example/keys"),
         ("https://idp.example/keys?next=alice@idp.example#a@b", "https://idp.example/keys?***"),
         (None, "<not a URL: NoneType>"),
         (["https://idp.example"], "<not a URL: list>"),
@@ -120,7 +123,12 @@ def test_only_a_recognised_scheme_name_of_an_authorization_value_is_logged(
 
 @pytest.mark.parametrize(
     "url",
-    ["https://alice:hun/ter2@idp.example/keys", "https://alice:hun#ter2@idp.example/keys", "https://idp.example:x/k"],
+    [
+        "https://alice:hun/ter2@idp.example/keys",
+        "https://alice:hun#ter2@idp.example/keys",
+        "https://idp.example:x/k",
+        "https://alice:2024#hunter2@idp.example/keys",  # port 2024 of host "alice", for urlsplit
+    ],
 )
 def test_a_url_whose_port_is_not_a_number_is_refused_and_not_shown(idp: IdentityProvider, url: str) -> None:
     """``https://alice:hun/ter2@...`` reads as host alice, port "hun": a mistyped credential, refused at

@@ -64,6 +64,24 @@ def start(load_app: Callable[..., ModuleType], lists: ListServer) -> Callable[..
     return cold
 
 
+def test_the_list_and_the_key_set_share_one_http_client(
+    start: Callable[..., tuple[ModuleType, ManualClock]],
+) -> None:
+    """Same limits, deadline and connection pool, as docs/revocation.md promises."""
+
+    def key_fetcher(app: ModuleType) -> object:
+        provider = app.VERIFIER.issuers[0].keys.provider
+        while hasattr(provider, "_provider"):  # the metric (and tracing) wrappers
+            provider = provider._provider
+        return provider._fetcher
+
+    app, _ = start(JWKS_PREFETCH="off")  # no early fetch: the function builds its own client
+    assert app.REVOCATIONS.source._fetcher is key_fetcher(app) is app.FETCHER
+    app, _ = start(JWKS_PREFETCH="true")  # with the early key fetch, its client serves the list too
+    assert app.EARLY is not None and app.FETCHER is app.EARLY.fetcher_for(app.SETTINGS)
+    assert app.REVOCATIONS.source._fetcher is key_fetcher(app) is app.FETCHER
+
+
 def test_without_a_list_the_plain_engine_runs(load_app: Callable[..., ModuleType]) -> None:
     app = load_app()
     assert app.REVOCATIONS is None

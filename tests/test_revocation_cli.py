@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +22,9 @@ from typing import Any
 import pytest
 
 from jwt_authorizer.cli import main
+from jwt_authorizer.config import load_settings
 from jwt_authorizer.revocation import iso, loads
+from jwt_authorizer.revocation_source import read_once
 from jwt_authorizer.revoke_cli import ConcurrentEdit, FileStore
 from revocation_helpers import ListServer, document, entry
 from support import IdentityProvider
@@ -147,6 +151,43 @@ def test_a_list_served_over_https_is_read_only(idp: IdentityProvider, capsys: py
     assert code == 2 and "cannot be edited from here" in err
 
 
+def test_an_edit_keeps_the_mode_of_the_list_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A web server of another user may serve the file: rewriting it must not make it owner-only."""
+    path.write_text(json.dumps(document(entry("subject", "a", id="a"))))
+    path.chmod(0o644)
+    assert cli(capsys, "revoke", "add", "--list", str(path), "--subject", "b", "--reason", "r")[0] == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    path.chmod(0o640)
+    assert cli(capsys, "revoke", "remove", "--list", str(path), "a")[0] == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    fresh = path.with_name("new.json")
+    umask = os.umask(0o027)
+    try:
+        assert cli(capsys, "revoke", "add", "--list", str(fresh), "--subject", "b", "--reason", "r")[0] == 0
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640  # what the umask gives a new file
+
+
+def test_expires_as_unix_seconds_is_a_moment_and_a_duration_has_a_unit(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    moment = int(time.time()) + 7200
+    code, _, err = cli(
+        capsys, "revoke", "add", "--list", str(path), "--subject", "a", "--reason", "r", "--expires", str(moment)
+    )
+    assert code == 0, err
+    assert stored(path)[0]["expires"] == iso(moment)
+    code, _, err = cli(
+        capsys, "revoke", "add", "--list", str(path), "--subject", "b", "--reason", "r", "--expires", "600"
+    )
+    assert code == 2 and "not in the future" in err  # 600 s after 1970, not ten minutes from now
+    code, _, err = cli(
+        capsys, "revoke", "add", "--list", str(path), "--subject", "c", "--reason", "r", "--expires", "600s"
+    )
+    assert code == 0, err
+
+
 @pytest.mark.parametrize(
     ("location", "hidden"),
     [
@@ -166,6 +207,10 @@ def test_a_location_that_is_no_path_s3_or_https_is_refused(
     code, _, err = cli(capsys, "revoke", "add", "--list", location, "--subject", "a", "--reason", "r")
     assert code == 2 and "is not a list location" in err and "s3://bucket/key" in err
     assert hidden is None or hidden not in err
+    # explain --revocations reads locations the same way (one parser for both tools).
+    reading = read_once(location, load_settings({"ISSUER": "https://issuer.example", "AUDIENCE": "api://x"}))
+    assert reading.revocations is None and reading.error is not None and "is not a list location" in reading.error
+    assert hidden is None or hidden not in reading.error + reading.source
     assert list(tmp_path.rglob("*")) == []
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from appload import OWN_VARIABLES, cold_start
 from jwt_authorizer.exceptions import ConfigurationError
-from jwt_authorizer.observability import as_text, redact_text
+from jwt_authorizer.observability import ObservedKeyProvider, as_text, redact_text
 from jwt_authorizer.timefmt import duration, instant
 from jwt_authorizer.urls import redact_url
 from support import (
@@ -241,6 +241,29 @@ def test_an_unknown_kid_publishes_the_refetch_and_the_penalty_window(
     assert [d["reason"] for d in decisions(lines)] == ["unknown_key"] * 3
 
 
+def test_any_failure_of_a_key_source_is_a_failure_line_for_the_alarm(
+    app: Callable[..., ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not only FetchError: whatever a provider raises, the cache answers 500, so the metric counts it."""
+    module = app()
+
+    class Broken:
+        def load(self) -> Any:
+            raise TypeError("a message that quotes https://svc:hunter2@keys.example/jwks")
+
+        def describe(self) -> str:
+            return "https://keys.example/jwks"
+
+    capsys.readouterr()
+    with pytest.raises(TypeError):
+        ObservedKeyProvider(Broken(), module.OBSERVABILITY, "main").load()  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    (failure,) = [line for line in lines_of(out) if line.get("key_event") == "fetch_failed"]
+    assert failure["KeyFetchFailures"] == 1 and failure["issuer"] == "main"
+    assert failure["error"] == "TypeError while loading https://keys.example/jwks"
+
+
 def test_a_failing_key_source_logs_why_without_its_credentials(
     app: Callable[..., ModuleType], signer: KeyPair, idp: IdentityProvider, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -321,6 +344,23 @@ def test_a_defect_in_the_configuration_loader_still_writes_the_line_and_the_metr
         1,
     )
     assert "TypeError" in line["detail"]
+
+
+@pytest.mark.parametrize("size", ["inf", "nan", "1e400", "-1"])
+def test_a_byte_count_no_number_can_hold_is_a_configuration_error_not_a_crash(
+    idp: IdentityProvider, capsys: pytest.CaptureFixture[str], size: str
+) -> None:
+    """The early key fetch reads HTTP_MAX_BYTES before the loader does: it must leave the refusal to it."""
+    env = {"ISSUER": idp.issuer, "AUDIENCE": "api://test", "JWKS_URI": idp.jwks_uri, "HTTP_MAX_BYTES": size}
+    with pytest.raises(ConfigurationError) as info:
+        cold_start(env)
+    assert info.value.variable == "HTTP_MAX_BYTES"
+    (line,) = lines_of(capsys.readouterr().out)
+    assert (line["reason"], line["variable"], line["ConfigurationErrors"]) == (
+        "configuration_error",
+        "HTTP_MAX_BYTES",
+        1,
+    )
 
 
 def test_a_refused_setting_writes_one_line_and_a_metric_before_the_import_fails(

@@ -24,7 +24,7 @@ EARLY = early.start()
 from .authorizer import Authorizer  # noqa: E402
 from .config import load_settings  # noqa: E402
 from .exceptions import ConfigurationError, KeySourceUnavailable, TokenRejected  # noqa: E402
-from .factory import build_revocations, build_verifier, prefetch_all  # noqa: E402
+from .factory import build_fetcher, build_revocations, build_verifier, prefetch_all  # noqa: E402
 from .observability import (  # noqa: E402
     Observability,
     configuration_failed,
@@ -61,10 +61,12 @@ except Exception as _error:  # a defect of the loader: the alarm on the metric s
     )
     raise
 OBSERVABILITY = Observability(SETTINGS)
-REVOCATIONS = build_revocations(SETTINGS, listener=OBSERVABILITY.key_event)
+# One HTTP client (limits, deadline, pooled connections) for the key sets and the revocation list.
+FETCHER = (EARLY.fetcher_for(SETTINGS) if EARLY is not None else None) or build_fetcher(SETTINGS)
+REVOCATIONS = build_revocations(SETTINGS, fetcher=FETCHER, listener=OBSERVABILITY.key_event)
 VERIFIER = build_verifier(
     SETTINGS,
-    fetcher=EARLY.fetcher_for(SETTINGS) if EARLY is not None else None,
+    fetcher=FETCHER,
     listener=OBSERVABILITY.cache_event,
     revocations=REVOCATIONS,
 )

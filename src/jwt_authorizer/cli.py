@@ -155,7 +155,7 @@ def explain_environment(args: argparse.Namespace) -> tuple[dict[str, str], str]:
 # ----- output -----------------------------------------------------------------------------------
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """Escape control and formatting characters: a claim must not drive the terminal."""
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
@@ -170,7 +170,7 @@ def _cell(value: Any, name: str = "", now: float | None = None) -> str:
         text = ", ".join(value) if value else "[]"
     else:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    text = _printable(text)
+    text = printable(text)
     if len(text) > _MAX_CELL:
         text = f"{text[:_MAX_CELL]}... (+{len(text) - _MAX_CELL} chars)"
     return text
@@ -186,7 +186,7 @@ def table(rows: Sequence[tuple[str, str]], indent: str = "  ") -> list[str]:
 def _fill(text: str, first: str, rest: str) -> list[str]:
     # URLs and ids stay whole: a line may run long rather than split an issuer in two.
     return textwrap.wrap(
-        _printable(text),
+        printable(text),
         width=_WIDTH,
         initial_indent=first,
         subsequent_indent=rest,
@@ -216,9 +216,9 @@ def render_claims(header: dict[str, Any] | None, claims: dict[str, Any] | None, 
     if header is None or claims is None:
         return ["Token", "  (cannot be decoded)"]
     lines = ["Header"]
-    lines += table([(_printable(k), _cell(v)) for k, v in header.items()])
+    lines += table([(printable(k), _cell(v)) for k, v in header.items()])
     lines += ["", "Claims"]
-    lines += table([(_printable(k), _cell(v, k, now)) for k, v in claims.items()])
+    lines += table([(printable(k), _cell(v, k, now)) for k, v in claims.items()])
     lines.append("  (the signature is never shown)")
     return lines
 
@@ -229,8 +229,8 @@ def _setting(name: str, value: Any) -> str:
     if name == c.ALLOWED_TENANTS_ENV and value == ["*"]:
         return "* (every tenant, on purpose)"
     if isinstance(value, list):
-        return _printable(",".join(str(v) for v in value))
-    return _printable(str(value))
+        return printable(",".join(str(v) for v in value))
+    return printable(str(value))
 
 
 def render_configuration(configuration: dict[str, Any], source: str) -> list[str]:
@@ -239,7 +239,7 @@ def render_configuration(configuration: dict[str, Any], source: str) -> list[str
     for entry in entries:
         rows = [(name, _setting(name, value)) for name, value in entry.items() if name != "name"]
         if len(entries) > 1 or entry.get("name"):
-            lines.append(f"  ISSUERS entry {_printable(str(entry.get('name')))}")
+            lines.append(f"  ISSUERS entry {printable(str(entry.get('name')))}")
             lines += table(rows, indent="    ")
         else:
             lines += table(rows)

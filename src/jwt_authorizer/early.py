@@ -16,6 +16,7 @@ here just skips the early start: the cold start then fetches as before.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -39,9 +40,10 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float | None:
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         return None  # the configuration loader will say what is wrong
+    return value if math.isfinite(value) and value > 0 else None  # inf, nan, -1: the loader's to refuse
 
 
 def _jwks_uri_of(document: Any, issuer: str) -> str | None:

@@ -97,11 +97,9 @@ def build_revocations(
     listener: Callable[..., None] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> RevocationCache | None:
-    """The revocation list's cache (``None`` without a list), sharing the key fetch's HTTP settings."""
+    """The revocation list's cache (``None`` without a list); pass the key set's ``fetcher`` to share it."""
     if settings.revocation is None:
-        return None
+        return None  # without importing the revocation modules at all
     from .revocation_source import build_revocation_cache  # noqa: PLC0415 - only with a list
 
-    return build_revocation_cache(
-        settings, fetcher=fetcher or build_fetcher(settings), listener=listener, monotonic=monotonic
-    )
+    return build_revocation_cache(settings, fetcher=fetcher, listener=listener, monotonic=monotonic)

@@ -195,8 +195,12 @@ class UrllibFetcher:
             following = follow(slot.value) if follow is not None else None
             if following is not None:
                 self.expect(following)
-        except FetchError as exc:
-            slot.error = exc
+        except Exception as exc:  # any failure: the one fetch_json to come reports it
+            slot.error = (
+                exc
+                if isinstance(exc, FetchError)
+                else FetchError(f"GET {redact_url(url)} failed: {type(exc).__name__}")
+            )
         finally:
             slot.done.set()
         if following is not None:
@@ -284,21 +288,35 @@ class UrllibFetcher:
         return Conditional(body, etag or (sent if body is None else None))
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, shown: str, deadline: float) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
         try:
-            while True:
-                if time.monotonic() >= deadline:
-                    raise self._too_slow(shown)
-                chunk = response.read1(65536)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise FetchError(f"GET {shown} sent more than {self.max_bytes} bytes")
-                chunks.append(chunk)
+            return read_capped(response.read1, f"GET {shown}", self.max_bytes, deadline, str(self._too_slow(shown)))
         except urllib3.exceptions.ReadTimeoutError:
             raise self._too_slow(shown) from None
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             raise FetchError(f"GET {shown} failed while reading: {type(exc).__name__}") from None
-        return b"".join(chunks)
+
+
+def read_capped(
+    read: Callable[[int], bytes],
+    where: str,
+    max_bytes: int,
+    deadline: float | None,
+    too_slow: str,
+) -> bytes:
+    """A body read in pieces that stops at ``max_bytes`` and at ``deadline``, whoever serves it.
+
+    The key set's GET and the revocation list's GetObject share it: a server that sends too much,
+    or sends it too slowly, is cut off the same way (``FetchError``, with ``too_slow`` as its text).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise FetchError(too_slow)
+        chunk = read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"{where} sent more than {max_bytes} bytes")
+        chunks.append(chunk)

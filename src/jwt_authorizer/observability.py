@@ -530,7 +530,7 @@ class TracedKeyProvider:
 
 
 class ObservedKeyProvider:
-    """Wraps a remote key provider: each request to it is a ``KeyFetches``, each failure a line.
+    """Wraps a remote key provider: each answered request is a ``KeyFetches``, each failure a line.
 
     The wrapper sees what the cache's listener cannot: that the load went to the network (pinned
     keys never do), which issuer it was for, and why it failed.
@@ -545,8 +545,11 @@ class ObservedKeyProvider:
         source = self._provider.describe()
         try:
             key_set = self._provider.load()
-        except FetchError as exc:
-            self._observability.key_event("fetch_failed", issuer=self._issuer, source=source, error=str(exc))
+        except Exception as exc:
+            # Whatever the failure, the cache answers KeySourceUnavailable (500): the alarm's metric
+            # must count it. Anything but FetchError is named by its type, as the cache names it.
+            error = str(exc) if isinstance(exc, FetchError) else f"{type(exc).__name__} while loading {source}"
+            self._observability.key_event("fetch_failed", issuer=self._issuer, source=source, error=error)
             raise
         self._observability.key_event("fetch", issuer=self._issuer, source=self._provider.describe())
         return key_set

@@ -10,8 +10,9 @@ stops can still be valid.
 The list is validated as a whole: one bad entry rejects the document, and the authorizer keeps the
 last good one. Skipping the bad entry instead would silently drop a revocation someone meant.
 
-At load time the entries are compiled into one dictionary per claim, so checking a token costs one
-dictionary lookup per claim the list uses (a few at most), whatever the list's length.
+At load time the entries are compiled into one set of all values and one dictionary per claim, so
+checking a token costs one set test over the claims the list uses (a few at most), whatever the
+list's length; only a token that carries a listed value is looked up claim by claim.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from .exceptions import TokenRevokedError
-from .timefmt import LAST_MOMENT, iso_moment
+from .timefmt import LAST_MOMENT, instant, iso_moment
 
 FORMAT_VERSION = 1
 MAX_ENTRIES = 50_000
@@ -80,10 +80,8 @@ def parse_moment(value: Any, where: str) -> float:
     return number
 
 
-def iso(moment: float) -> str:
-    """A moment the way lists written by the CLI spell it: ``2026-05-01T10:00:00Z``."""
-    text = datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
-    return text.replace("+00:00", "Z")
+# A moment the way lists written by the CLI spell it (``2026-05-01T10:00:00Z``): the log lines' form.
+iso = instant
 
 
 def _text(entry: Mapping[str, Any], name: str, where: str, limit: int, *, required: bool) -> str | None:

@@ -22,6 +22,7 @@ Why these defaults: docs/revocation.md ("Failure policies").
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -31,9 +32,9 @@ from typing import Any, Protocol
 
 from .config import RevocationSettings, Settings
 from .exceptions import FetchError, RevocationUnavailable
-from .http import Conditional, UrllibFetcher
+from .http import Conditional, read_capped
 from .revocation import InvalidRevocationList, RevocationList, loads
-from .urls import redact_url
+from .urls import is_secure_url, redact_url
 
 Listener = Callable[..., None]
 
@@ -133,28 +134,25 @@ class S3ListSource:
             raise FetchError(f"GetObject {where} failed: {code} (HTTP {status}){hint}") from None
         except BotoCoreError as exc:
             raise FetchError(f"GetObject {where} failed: {type(exc).__name__}") from None
-        body = response["Body"]
-        try:
-            declared = response.get("ContentLength")
-            if isinstance(declared, int) and declared > self.max_bytes:
-                raise FetchError(f"{where} is {declared} bytes, over {self.max_bytes}")
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                if time.monotonic() >= deadline:
-                    raise FetchError(f"GetObject {where} took longer than {self.read_timeout} s")
-                chunk = body.read(65536)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise FetchError(f"{where} sent more than {self.max_bytes} bytes")
-                chunks.append(chunk)
-        except (BotoCoreError, OSError) as exc:
-            raise FetchError(f"GetObject {where} failed while reading: {type(exc).__name__}") from None
-        finally:
-            body.close()
-        return Conditional(b"".join(chunks), response.get("ETag"))
+        return Conditional(
+            read_object(response, where, self.max_bytes, deadline, self.read_timeout), response.get("ETag")
+        )
+
+
+def read_object(response: Any, where: str, max_bytes: int, deadline: float | None, timeout: float = 0) -> bytes:
+    """A GetObject answer's body, within ``max_bytes`` (and ``deadline``); the CLI reads it so too."""
+    from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - with boto3
+
+    body = response["Body"]
+    try:
+        declared = response.get("ContentLength")
+        if isinstance(declared, int) and declared > max_bytes:
+            raise FetchError(f"{where} is {declared} bytes, over {max_bytes}")
+        return read_capped(body.read, where, max_bytes, deadline, f"GetObject {where} took longer than {timeout} s")
+    except (BotoCoreError, OSError) as exc:
+        raise FetchError(f"GetObject {where} failed while reading: {type(exc).__name__}") from None
+    finally:
+        body.close()
 
 
 class FileListSource:
@@ -175,26 +173,39 @@ class FileListSource:
         return Conditional(None if digest == etag else body, digest)
 
 
-def source_for(location: str, settings: Settings, fetcher: ConditionalFetcher | None = None) -> ListSource:
-    """A source from how an operator writes a location: ``https://...``, ``s3://bucket/key`` or a path."""
-    if location.startswith("s3://"):
-        bucket, _, key = location[len("s3://") :].partition("/")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def parse_location(location: str) -> tuple[str, str] | str | Path:
+    """How an operator writes where a list is: ``(bucket, key)``, a secure URL, or a local path.
+
+    One reading for every tool (``explain --revocations``, ``revoke --list``): ``s3://bucket/key``
+    (any case); ``https://``, or ``http://`` on a loopback host, as the function's REVOCATION_URL;
+    any other ``scheme://`` is refused (``ValueError``) rather than taken for a file name.
+    """
+    if location[:5].lower() == "s3://":
+        bucket, _, key = location[5:].partition("/")
         if not bucket or not key:
             raise ValueError(f"{location!r} is not s3://bucket/key")
-        return S3ListSource(
-            bucket,
-            key,
-            connect_timeout=settings.http_connect_timeout,
-            read_timeout=settings.http_timeout,
-            max_bytes=settings.http_max_bytes,
-        )
-    if location.startswith(("https://", "http://")):
-        return HttpListSource(fetcher or _fetcher(settings), location)
-    return FileListSource(Path(location))
+        return bucket, key
+    if _SCHEME.match(location):
+        if not is_secure_url(location):
+            raise ValueError(
+                f"{redact_url(location)} is not a list location: use a local path, s3://bucket/key or an "
+                "https:// URL (http:// only on a loopback host)"
+            )
+        return location
+    return Path(location)
 
 
-def _fetcher(settings: Settings) -> UrllibFetcher:
-    return UrllibFetcher(settings.http_connect_timeout, settings.http_timeout, settings.http_max_bytes)
+def source_for(location: str, settings: Settings, fetcher: ConditionalFetcher | None = None) -> ListSource:
+    """A source for a location as ``parse_location`` reads it; ``ValueError`` when it is none."""
+    where = parse_location(location)
+    if isinstance(where, tuple):
+        return _s3_source(settings, *where)
+    if isinstance(where, str):
+        return HttpListSource(fetcher or _fetcher(settings), where)
+    return FileListSource(where)
 
 
 def configured_source(
@@ -203,9 +214,19 @@ def configured_source(
     if revocation.url is not None:
         return HttpListSource(fetcher or _fetcher(settings), revocation.url)
     assert revocation.s3_bucket is not None and revocation.s3_key is not None  # noqa: S101 - config checks
+    return _s3_source(settings, revocation.s3_bucket, revocation.s3_key)
+
+
+def _fetcher(settings: Settings) -> ConditionalFetcher:
+    from .factory import build_fetcher  # noqa: PLC0415 - factory imports this module lazily
+
+    return build_fetcher(settings)
+
+
+def _s3_source(settings: Settings, bucket: str, key: str) -> S3ListSource:
     return S3ListSource(
-        revocation.s3_bucket,
-        revocation.s3_key,
+        bucket,
+        key,
         connect_timeout=settings.http_connect_timeout,
         read_timeout=settings.http_timeout,
         max_bytes=settings.http_max_bytes,
@@ -250,7 +271,7 @@ class RevocationCache:
     ) -> None:
         self.source = source
         self.refresh = refresh
-        self.retry = min(retry, refresh)
+        self.retry = retry  # at most ``refresh`` (the configuration caps it)
         self.stale = stale
         self.stale_policy = stale_policy
         self.cold_start_policy = cold_start_policy
@@ -419,7 +440,7 @@ def read_once(location: str, settings: Settings, fetcher: ConditionalFetcher | N
     try:
         source = source_for(location, settings, fetcher)
     except ValueError as exc:
-        return ListReading(location, None, str(exc), policy)
+        return ListReading(redact_url(location), None, str(exc), policy)  # explain prints where it looked
     try:
         return ListReading(source.describe(), load_once(source), None, policy)
     except (FetchError, InvalidRevocationList) as exc:

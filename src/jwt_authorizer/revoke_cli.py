@@ -25,6 +25,7 @@ import math
 import os
 import re
 import secrets
+import stat
 import sys
 import tempfile
 import time
@@ -34,19 +35,21 @@ from typing import Any, Protocol
 
 from . import constants as c
 from . import timefmt
+from .cli import printable, read_env_file
 from .exceptions import FetchError
 from .revocation import EMPTY, GUID, KINDS, Entry, InvalidRevocationList, RevocationList, iso, loads
 from .revocation import parse_moment as list_moment
-from .urls import is_secure_url, redact_url
+from .revocation_source import parse_location, read_object
+from .urls import redact_url
 
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
 EXIT_CONFLICT = 4
 EXIT_FLUSH_FAILED = 5
 DEFAULT_EXPIRES = "48h"  # longer than any Entra access token lives (CAE tokens: up to 28 h)
-_DURATION = re.compile(r"(?P<n>\d+)\s*(?P<unit>[smhd]?)", re.IGNORECASE)
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# A duration has a unit: a bare number is unix seconds, a moment, as everywhere else a tool takes one.
+_DURATION = re.compile(r"(?P<n>\d+)\s*(?P<unit>[smhd])", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class RevokeError(Exception):
@@ -130,6 +133,14 @@ class FileStore:
         finally:
             os.close(fd)
 
+    def _mode(self) -> int:
+        try:
+            return stat.S_IMODE(self.path.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            return 0o666 & ~umask
+
     def write(self, revocations: RevocationList, version: str | None) -> None:
         try:
             self._write(revocations, version)
@@ -143,6 +154,9 @@ class FileStore:
                 raise ConcurrentEdit(str(self.path))
             fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=directory)
             try:
+                # mkstemp makes the file 0600: the list keeps the mode it had (a web server of
+                # another user may serve it), and a new one gets the mode the umask gives new files.
+                os.fchmod(fd, self._mode())
                 with os.fdopen(fd, "wb") as out:
                     out.write(revocations.dumps())
                 os.replace(temporary, self.path)
@@ -168,7 +182,9 @@ class S3Store:
 
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.key)
-            data = response["Body"].read()
+            data = read_object(response, self.describe(), c.MAX_HTTP_MAX_BYTES, None)
+        except FetchError as exc:
+            raise RevokeError(f"cannot read {self.describe()}: {exc}", EXIT_UNREADABLE) from None
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code in {"NoSuchKey", "404"}:
@@ -250,28 +266,20 @@ def _s3_client(args: argparse.Namespace) -> Any:
 
 
 def store_for(location: str, args: argparse.Namespace) -> Store:
-    if location.startswith("s3://"):
-        bucket, _, key = location[len("s3://") :].partition("/")
-        if not bucket or not key:
-            raise RevokeError(f"{location!r} is not s3://bucket/key")
-        return S3Store(bucket, key, _s3_client(args))
-    if _SCHEME.match(location):
-        # The function's own rule for REVOCATION_URL: a list that decides who is cut off is not read
-        # over plain HTTP from the network, and a scheme it does not know is not a file name.
-        if not is_secure_url(location):
-            raise RevokeError(
-                f"{redact_url(location)} is not a list location: use a local path, s3://bucket/key or an "
-                "https:// URL (http:// only on a loopback host)"
-            )
-        return HttpStore(location)
-    return FileStore(Path(location))
+    try:
+        where = parse_location(location)
+    except ValueError as exc:
+        raise RevokeError(str(exc)) from None
+    if isinstance(where, tuple):
+        return S3Store(*where, _s3_client(args))
+    if isinstance(where, str):
+        return HttpStore(where)
+    return FileStore(where)
 
 
 def _function_env(args: argparse.Namespace) -> dict[str, str]:
     """The function's configuration as this command sees it: --env-file, else the environment."""
     if args.env_file is not None:
-        from .cli import read_env_file  # noqa: PLC0415
-
         return read_env_file(Path(args.env_file), args.function)
     return dict(os.environ)
 
@@ -324,7 +332,7 @@ def moment(text: str, flag: str, now: float) -> float:
 
 
 def expiry(text: str, now: float) -> float:
-    """A duration from now (``48h``, ``2d``, ``90m``, seconds) or a moment."""
+    """A duration from now (``48h``, ``2d``, ``90m``, ``600s``) or a moment (unix seconds, ISO 8601)."""
     match = _DURATION.fullmatch(text.strip())
     if match is not None:
         try:
@@ -370,10 +378,6 @@ def new_entry(args: argparse.Namespace, now: float) -> Entry:
 # ----- output ------------------------------------------------------------------------------------
 
 
-def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
-
-
 def _relative(moment_: float, now: float) -> str:
     from .doctor import relative  # noqa: PLC0415 - the doctor's plain words
 
@@ -388,13 +392,13 @@ def render(revocations: RevocationList, where: str, now: float, *, everything: b
         state = (
             "expired" if not entry.active(now) else f"expires {iso(entry.expires)} ({_relative(entry.expires, now)})"
         )
-        lines.append(f"  {_printable(entry.id)}  {_printable(entry.describe())}")
-        lines.append(f"      {state}; reason: {_printable(entry.reason)}")
+        lines.append(f"  {printable(entry.id)}  {printable(entry.describe())}")
+        lines.append(f"      {state}; reason: {printable(entry.reason)}")
         made = []
         if entry.created is not None:
             made.append(f"added {iso(entry.created)}")
         if entry.created_by is not None:
-            made.append(f"by {_printable(entry.created_by)}")
+            made.append(f"by {printable(entry.created_by)}")
         if made:
             lines.append(f"      {' '.join(made)}")
     if expired and not everything:

@@ -1,9 +1,12 @@
-"""Times and durations in refusal messages, written for the person reading the log line.
+"""Times and durations as people read and write them: in refusal messages, and on the command line.
 
 "expired 11520 s ago" makes the reader do arithmetic at the worst moment; "expired 3 hours 12
 minutes ago, at 2026-11-28T10:00:00Z" answers both questions they have (how long, and since when
 in their own clock). Only the two largest units are kept: a refusal needs the size of the gap, not
 its last second.
+
+The moments people type (``--now``, ``--expires``, a revocation list's dates) are read here too,
+by one parser: unix seconds or ISO 8601 with a time zone, between 1970 and the year 9999.
 """
 
 from __future__ import annotations

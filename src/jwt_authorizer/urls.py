@@ -13,6 +13,18 @@ _MAX_URL_CHARS = 300
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+def _credential_in_tail(url: str, netloc: str) -> bool:
+    """A credential cut short by an unencoded "?" or "#": its "@" comes after the authority.
+
+    ``https://svc:2024#s3cr3t@idp.example/keys`` reads as host "svc", port 2024 and a fragment:
+    an "@" before any "/" of what follows the authority ends a credential, not a path.
+    """
+    if "@" in netloc:
+        return False
+    rest = url.partition("://")[2][len(netloc) :]
+    return rest[:1] in ("?", "#") and "@" in rest.split("/", 1)[0]
+
+
 def is_secure_url(url: object) -> bool:
     """``https://`` anywhere; ``http://`` only on loopback, for local runs and tests.
 
@@ -25,6 +37,8 @@ def is_secure_url(url: object) -> bool:
         host = parts.hostname
         parts.port  # noqa: B018 - ``https://user:pa/ss@host`` reads as port "pa": a mistyped credential
     except ValueError:
+        return False
+    if _credential_in_tail(url, parts.netloc):
         return False
     if parts.scheme == "https" and host:
         return True
@@ -51,6 +65,7 @@ def redact_url(url: object) -> str:
             early_end = not after.startswith(parts.netloc)
         except ValueError:
             early_end = True
+        early_end = early_end or _credential_in_tail(url, parts.netloc)
         if early_end or "@" in parts.path:
             # A credential with an unencoded "/", "?" or "#" ends the authority early for urlsplit
             # (``https://svc:pa/ss@idp.example/keys`` reads as host "svc", port "pa"), and each
