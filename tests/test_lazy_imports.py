@@ -55,9 +55,21 @@ def test_route_rules_bring_the_rules_engine_and_powertools_responses() -> None:
         "import jwt_authorizer.app\n"
         "from jwt_authorizer.responses import iam_policy\n"
         "assert 'jwt_authorizer.rules' in sys.modules\n"
+        "assert 'aws_lambda_powertools.utilities.data_classes.sqs_event' not in sys.modules\n"
         "print('ok')\n"
     )
     assert run(probe) == "ok"
+
+
+def test_a_name_that_is_both_a_submodule_and_an_object_is_what_the_package_binds() -> None:
+    """``data_classes/__init__`` binds the function ``event_source`` over its submodule of that name."""
+    probe = (
+        "import jwt_authorizer.incoming, inspect\n"
+        "from aws_lambda_powertools.utilities.data_classes import event_source\n"
+        "import aws_lambda_powertools\n"
+        "print(inspect.isfunction(event_source), aws_lambda_powertools.metrics.__name__)\n"
+    )
+    assert run(probe) == "True aws_lambda_powertools.metrics"
 
 
 def test_the_whole_of_powertools_on_demand() -> None:

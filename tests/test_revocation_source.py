@@ -189,7 +189,7 @@ def test_a_slow_answer_is_cut_at_the_deadline(idp: IdentityProvider, server: Lis
         handler.send_response(200)
         handler.send_header("Content-Length", "1000")
         handler.end_headers()
-        for _ in range(40):  # one byte every 50 ms: each read is quick, the whole would take 2 s
+        for _ in range(200):  # one byte every 50 ms: each read is quick, the whole would take 10 s
             try:
                 handler.wfile.write(b" ")
                 handler.wfile.flush()

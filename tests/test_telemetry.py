@@ -426,6 +426,20 @@ def test_decision_lines_say_where_the_request_came_from(
         assert line.get("apigw_request_id") == request_id
 
 
+def test_where_a_request_came_from_is_worked_out_once_per_stage_not_per_path(
+    app: Callable[..., ModuleType], signer: KeyPair, idp: IdentityProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = app()
+    token = signer.sign(claims(idp.issuer))
+    capsys.readouterr()
+    for n in range(5):
+        assert call(module, rest_token_event(token, path=f"orders/{n}")) == "allow"
+    assert call(module, rest_token_event(token, path="orders/1", stage="test")) == "allow"
+    lines = decisions(lines_of(capsys.readouterr().out))
+    assert [(line["api_id"], line["stage"]) for line in lines] == [(API_ID, "prod")] * 5 + [(API_ID, "test")]
+    assert len(module.OBSERVABILITY._stages) == 2
+
+
 def test_the_xray_trace_of_each_invocation_is_on_its_line(
     app: Callable[..., ModuleType],
     signer: KeyPair,

@@ -35,7 +35,7 @@ from .revocation import iso
 from .revocation_source import ListReading
 from .token import ParsedToken, parse_token
 from .urls import redact_url
-from .verifier import IssuerVerifier, Verifier
+from .verifier import IssuerVerifier, Verifier, is_entra_issuer
 
 _STEPS = (
     "format",
@@ -217,7 +217,7 @@ def numeric_date(claims: dict[str, Any], name: str) -> float | None:
 
 
 def _is_entra(issuer: object) -> bool:
-    return isinstance(issuer, str) and (entra.is_v1_issuer(issuer) or entra.is_v2_issuer(issuer))
+    return isinstance(issuer, str) and is_entra_issuer(issuer)
 
 
 def _version(issuer: str) -> str:

@@ -36,6 +36,11 @@ DEFERRED_PACKAGES = frozenset(
         "urllib3.http2",
     }
 )
+# ``from package import submodule`` statements on the authorizer's import path. Only these names
+# are left to the import system to load as submodules; any other name runs the real ``__init__``,
+# which may bind an object over a submodule of the same name (``data_classes.event_source`` is a
+# function there, not the module) or import one (``aws_lambda_powertools.metrics``).
+SUBMODULE_IMPORTS = frozenset({("urllib3.http2", "probe")})
 
 
 class _DeferredInit:
@@ -56,7 +61,7 @@ class _DeferredInit:
         loader, name = self._loader, module.__name__
 
         def complete(attribute: str) -> Any:
-            if _submodule_exists(name, attribute, module.__path__):
+            if (name, attribute) in SUBMODULE_IMPORTS:
                 # ``from package import submodule``: let the import system load just that.
                 raise AttributeError(attribute)
             delattr(module, "__getattr__")
@@ -64,12 +69,6 @@ class _DeferredInit:
             return getattr(module, attribute)
 
         setattr(module, "__getattr__", complete)  # noqa: B010 - a module-level __getattr__ (PEP 562)
-
-
-def _submodule_exists(package: str, attribute: str, path: Sequence[str]) -> bool:
-    if attribute.startswith("__"):
-        return False
-    return importlib.machinery.PathFinder.find_spec(f"{package}.{attribute}", list(path)) is not None
 
 
 class _Finder:

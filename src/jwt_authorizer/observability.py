@@ -17,10 +17,12 @@ bench``).
 
 Other events get lines of their own, when they happen and only then: ``ColdStart`` once per
 container in the blob shape Powertools Metrics uses (dimensions ``function_name`` and
-``service``); key-cache events (fetches, failures, skipped keys, stale keys served, penalty
-windows) with dimension ``service``; and a configuration error at cold start, which names the
-variable before the import fails. Every line that has a ``timestamp`` writes it the same way,
-``2026-11-28T10:00:00.123Z``, Powertools Logger lines included.
+``service``); key-cache events (fetches, failures, skipped keys, penalty windows) with dimension
+``service``; and a configuration error at cold start, which names the variable before the import
+fails. A few counts ride on the decision line they belong to instead, as a second EMF directive
+(stale keys served, revocation list requests and unchecked decisions). Every line that has a
+``timestamp`` writes it the same way, ``2026-11-28T10:00:00.123Z``, Powertools Logger lines
+included.
 
 The raw token and its signature are never handed to anything here; URLs are logged without user
 information, query or fragment. Event logging is never done, whatever
@@ -284,14 +286,19 @@ class Observability:
         where = apigw = ""
         if event.__class__ is dict:
             # API, stage and account come from the methodArn/routeArn, the only place a TOKEN event
-            # has them, encoded once per ARN; API Gateway's request id is the per-request part.
+            # has them, encoded once per stage (the ARN up to ``api/stage``: a REST ARN goes on with
+            # the method and path of each request); API Gateway's request id is the per-request part.
             arn = event.get("methodArn") or event.get("routeArn")
-            where = self._stages.get(arn) if arn.__class__ is str else None  # type: ignore[assignment]
+            stage_key = None
+            if arn.__class__ is str:
+                cut = arn.find("/", arn.find("/") + 1)
+                stage_key = arn[:cut] if cut > 0 else arn
+            where = self._stages.get(stage_key) if stage_key is not None else None  # type: ignore[assignment]
             request_context = event.get("requestContext")
             if request_context.__class__ is not dict:
                 request_context = None
             if where is None:
-                where = self._stage_members(arn, request_context)
+                where = self._stage_members(arn, stage_key, request_context)
             if request_context is not None:
                 apigw_id = request_context.get("requestId")
                 if apigw_id.__class__ is str and apigw_id:
@@ -318,8 +325,8 @@ class Observability:
         self._pieces[(level, outcome, reason)] = pieces
         return pieces
 
-    def _stage_members(self, arn: Any, context: dict[str, Any] | None) -> str:
-        """``,"api_id":...,"stage":...,"account_id":...`` for an ARN (remembered) or, failing that, the context."""
+    def _stage_members(self, arn: Any, stage_key: str | None, context: dict[str, Any] | None) -> str:
+        """``,"api_id":...,"stage":...,"account_id":...`` of an ARN (remembered per stage), else of the context."""
         # Read for its api, stage and account only: the WebSocket form takes any rest (``$connect``
         # has no verb), so every execute-api ARN names them.
         route = parse_arn(arn, websocket=True) if isinstance(arn, str) else None
@@ -335,10 +342,10 @@ class Observability:
             }
         present = {k: v[:_MAX_ID_CHARS] for k, v in values.items() if isinstance(v, str) and v}
         members = f",{_dumps(present)[1:-1]}" if present else ""
-        if route is not None and route.valid:
+        if route is not None and route.valid and stage_key is not None:
             if len(self._stages) >= _MAX_STAGES:
                 self._stages.clear()
-            self._stages[arn] = members
+            self._stages[stage_key] = members
         return members
 
     def _prefix(self, level: str, context: Any) -> str:

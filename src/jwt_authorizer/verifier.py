@@ -64,7 +64,6 @@ ID_TOKEN_TYPES = frozenset({"id_token+jwt", "id+jwt", "idtoken+jwt", "id_token"}
 ID_TOKEN_HASH_CLAIMS = ("at_hash", "c_hash")
 SCOPE_CLAIMS = ("scp", "scope")
 VALUE_LIST_CLAIMS = ("roles", "groups")
-ENTRA_CLIENT_CLAIMS = ("azp", "appid")
 
 
 def media_type(typ: str) -> str:
@@ -179,7 +178,7 @@ class IssuerVerifier:
         self.settings = settings
         self.keys = keys
         self._patterns = settings.issuers
-        self._has_template = any(entra.is_template(p) for p in settings.issuers)
+        self.has_template = any(entra.is_template(p) for p in settings.issuers)
         self._principal_claims = settings.principal_claims
         # (key's issuer member, token issuer, tid) -> may the key sign for it? Tokens of one tenant
         # share these, and Entra's rule costs regular expressions.
@@ -379,7 +378,7 @@ class Verifier:
         # Exact issuers -> the entries naming them (several only when their tenant lists differ);
         # tenant templates are matched one by one.
         self._exact: dict[str, list[IssuerVerifier]] = {}
-        self._templated = [v for v in issuers if any(entra.is_template(p) for p in v.settings.issuers)]
+        self._templated = [v for v in issuers if v.has_template]
         for verifier in issuers:
             for pattern in verifier.settings.issuers:
                 if not entra.is_template(pattern):
