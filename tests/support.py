@@ -519,6 +519,15 @@ def promised_outcome(event_name: str) -> str:
     return "allow"
 
 
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """``jwt-authorizer ARGV...`` in this process: exit code, stdout, stderr."""
+    from jwt_authorizer.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def log_lines_of(captured: str) -> list[dict[str, Any]]:
     """The JSON log lines in captured stdout."""
     return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from jwt_authorizer import devtoken
-from jwt_authorizer.cli import clean_token, main
+from jwt_authorizer.cli import clean_token
+from support import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -23,12 +24,6 @@ ENV_FILE = EVENTS / "env.json"
 DEV_JWKS = EVENTS / "dev-issuer" / "jwks.json"
 NOW = 1767268800  # 2026-01-01T12:00:00Z
 V1_APP = "v1_app_access_token_goride_a_2024"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def dev_token(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

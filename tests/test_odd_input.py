@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from jwt_authorizer.cli import main
 from jwt_authorizer.config import load_settings
 from jwt_authorizer.exceptions import ConfigurationError
+from support import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / "events" / "env.json"
@@ -59,6 +59,7 @@ def test_file_names_and_keys_that_cannot_be_used_are_configuration_errors(env: d
         "rules: [{path: /a, require: 2020-01-01}]",
         "rules: [{path: /a, require: {anyOf: [2020-01-01]}}]",
         "rules: [{path: /a, require: {scope: .nan}}]",
+        "rules: []\n1: x\nyes: 2\n",  # two keys that are not strings, and one Python key at that
     ],
 )
 def test_yaml_rules_hold_what_json_can_or_are_refused(tmp_path: Path, yaml_text: str) -> None:
@@ -85,12 +86,6 @@ def test_configuration_errors_do_not_repeat_what_may_be_a_credential(env: dict[s
     with pytest.raises(ConfigurationError) as info:
         load_settings({**BASE, **env})
     assert secret not in str(info.value)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(
@@ -160,3 +155,13 @@ def test_dev_token_with_an_algorithm_it_cannot_sign_with(capsys: pytest.CaptureF
 def test_dev_token_with_an_absurd_lifetime(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "dev-token", "--lifetime", "9" * 5000)
     assert code == 2 and "longer than a century" in err
+
+
+@pytest.mark.parametrize("content", [b"x" * (512 * 1024 + 1), b"\xff" * (512 * 1024 + 1)])
+def test_a_rules_file_too_large_says_so_before_anything_else(tmp_path: Path, content: bytes) -> None:
+    """Measured before decoding: an oversized file is "too large", even when it is not UTF-8 either."""
+    rules = tmp_path / "rules.json"
+    rules.write_bytes(content)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({**BASE, "ROUTE_RULES_FILE": str(rules)})
+    assert info.value.variable == "ROUTE_RULES_FILE" and "is larger than 524288 bytes" in str(info.value)

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from jwt_authorizer.incoming import AuthorizationRequest, read_request
 from jwt_authorizer.responses import iam_policy, settle
-from jwt_authorizer.routes import VERBS
+from jwt_authorizer.routes import ALLOW_ALL, VERBS
 from jwt_authorizer.rules import EVERY_VERB, RouteRules, parse_rules
 from support import IdentityProvider, KeyPair, LambdaContext, claims, http_v2_event, rest_token_event
 
@@ -506,3 +506,15 @@ def test_handler_answers_are_cache_safe(
             for b_method, b_path in sample_requests():
                 expected = oracle(ORDERS_DOC, rules, token_claims, b_method, b_path)
                 assert evaluate(response, arn(b_method, b_path, stage)) is expected, (profile, method, path, b_path)
+
+
+@pytest.mark.parametrize("length", [10, 3000, 9000])
+def test_without_rules_settle_allows_the_whole_stage_whatever_the_arn_length(length: int) -> None:
+    """The handler's no-rules shortcut and ``settle`` are one decision: a long ARN changes nothing."""
+    request = request_for("GET", "/" + "a" * length)
+    grant, permitted, fields = settle(ALLOW_ALL, request, iam=True)
+    assert (permitted, grant.per_request, fields) == (True, False, {})
+    policy = iam_policy("principal", request.route, request.kind, grant, {}, permitted=permitted)
+    (statement,) = policy["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Resource"] == [f"{request.route.stage_prefix}/*/*"]
+    assert ALLOW_ALL.per_request_variant().permits("GET", "/orders")  # demoted, still the same answer

@@ -28,16 +28,11 @@ from jwt_authorizer.revocation_source import read_once
 from jwt_authorizer.revoke_cli import ConcurrentEdit, FileStore
 from revocation_helpers import ListServer, document, entry
 from support import IdentityProvider
+from support import run_cli as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = ROOT / "events" / "env.json"
 ALICE = "0f6c2a4e-1d3b-4c5a-9e8f-7a6b5c4d3e2f"
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -19,13 +19,14 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
 
-from jwt_authorizer.cli import build_parser, main  # noqa: E402
+from jwt_authorizer.cli import build_parser  # noqa: E402
 from jwt_authorizer.config import load_settings  # noqa: E402
 from jwt_authorizer.revocation import parse_list  # noqa: E402
 from jwt_authorizer.revocation_source import S3ListSource, read_once  # noqa: E402
 from jwt_authorizer.revoke_cli import ConcurrentEdit, S3Store, run_revoke  # noqa: E402
 from revocation_helpers import document, entry  # noqa: E402
 from support import IdentityProvider, KeyPair, ManualClock, Outcome, claims, env_for, outcome_of, rest_token_event  # noqa: E402
+from support import run_cli as cli  # noqa: E402
 
 ALICE = "0f6c2a4e-1d3b-4c5a-9e8f-7a6b5c4d3e2f"
 REGION = "eu-west-1"
@@ -125,12 +126,6 @@ def test_a_function_whose_object_is_missing_answers_500(
 
 
 # ----- the CLI's conditional writes ---------------------------------------------------------------
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_creates_edits_and_lists_the_s3_object(bucket: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,41 +1,22 @@
 """template.yaml: a parameter per revocation setting, and s3:GetObject on exactly the list object, only with S3.
 
-The template is rendered offline with aws-sam-translator (installed with cfn-lint), the way
-CloudFormation's SAM transform renders it, and the role's policies are read from the result.
+The template is rendered offline with aws-sam-translator, the way CloudFormation's SAM transform
+renders it (``test_template.render``), and the role's policies are read from the result.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jwt_authorizer import constants as c
-
-ROOT = Path(__file__).resolve().parents[1]
+from test_template import render
 
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, Any]:
-    samtranslator = pytest.importorskip("samtranslator")
-    from samtranslator.translator.transform import transform
-    from samtranslator.yaml_helper import yaml_parse
-
-    assert samtranslator
-    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = "s3://artifacts/code.zip"  # what `sam package` puts there
-
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-        result: dict[str, Any] = transform(template, {}, NoManagedPolicies())
-    return result
+    return render()
 
 
 def test_every_revocation_variable_is_a_parameter(rendered: dict[str, Any]) -> None:

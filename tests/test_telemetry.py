@@ -40,6 +40,7 @@ from support import (
     rsa_pair,
     websocket_connect_event,
 )
+from support import log_lines_of as lines_of
 
 # The shape of an EMF log line, after AWS's "Embedded metric format specification" (CloudWatch
 # User Guide); the cross-references it also requires (every dimension and metric named in the
@@ -98,10 +99,6 @@ EMF_SCHEMA: dict[str, Any] = {
 }
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 DECISION_SETS = [["service"], ["service", "outcome"], ["service", "outcome", "reason"]]
-
-
-def lines_of(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 def assert_emf(line: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from .constants import SUPPORTED_ALGORITHMS
+from .timefmt import duration_seconds
 
 DEV_ISSUER = "https://dev-issuer.jwt-authorizer.invalid"
 DEV_AUDIENCE = "api://jwt-authorizer-dev"
@@ -34,8 +35,6 @@ FUNCTION_BLOCK = "AuthorizerFunction"
 
 _KEY_FILE = Path("dev-issuer") / "private-key.pem"
 _CENTURY = 100 * 365 * 86400
-_DURATION = re.compile(r"(?P<n>\d+)\s*(?P<unit>s|sec|m|min|h|d)?", re.IGNORECASE)
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 SigningKeyPair = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -138,11 +137,9 @@ def load_dev_issuer(
 
 def parse_lifetime(text: str) -> int:
     """``3600``, ``90s``, ``15m``, ``1h``, ``2d`` to seconds."""
-    match = _DURATION.fullmatch(text.strip())
-    if match is None:
-        raise DevTokenError(f"{text!r} is not a duration (use seconds, or 90s, 15m, 1h, 2d)")
-    digits = match["n"]
-    seconds = int(digits) * _UNITS[(match["unit"] or "s").lower()] if len(digits) <= 12 else _CENTURY + 1
+    seconds = duration_seconds(text, unit_required=False)
+    if seconds is None:
+        raise DevTokenError(f"{text[:40]!r} is not a duration (use seconds, or 90s, 15m, 1h, 2d)")
     if seconds > _CENTURY:
         raise DevTokenError(f"{text[:40]!r} is longer than a century")
     return seconds

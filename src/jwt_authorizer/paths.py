@@ -33,6 +33,7 @@ def read_configured_file(
     fix: str,
     *,
     resolve: Callable[[str], Path] = resolve_packaged_file,
+    max_bytes: int | None = None,
 ) -> tuple[Path, str]:
     """The path and UTF-8 text of the file a variable names, or ``ConfigurationError`` saying why not.
 
@@ -48,6 +49,8 @@ def read_configured_file(
         raise ConfigurationError(variable, f"cannot read {shown}: {exc.strerror or exc}", fix) from None
     except ValueError:  # an embedded NUL, or a name the file system cannot encode
         raise ConfigurationError(variable, f"cannot read {shown}: not a usable file name", fix) from None
+    if max_bytes is not None and len(data) > max_bytes:  # measured before decoding: the size is the news
+        raise ConfigurationError(variable, f"{shown} is larger than {max_bytes} bytes", "trim it")
     try:
         return path, data.decode("utf-8")
     except UnicodeDecodeError:

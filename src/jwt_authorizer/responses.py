@@ -125,8 +125,11 @@ def fit(grant: Grant, route: RouteArn, kind: EventKind) -> Grant:
 def _fit(grant: Grant, route: RouteArn) -> Grant:
     prefix = route.stage_prefix + "/"
     too_long = longest_resource(prefix, grant.allow_all, grant.routes, grant.denied) > MAX_RESOURCE_ARN_CHARS
-    # Room for the explicit Deny of the current route that iam_policy may add.
-    size = policy_size(prefix, grant.allow_all, grant.routes, grant.denied, extra_denied=len(route.raw) + 4)
+    # Room for the explicit Deny of the current route that iam_policy may add (none when the grant
+    # refuses nothing: the whole stage, no rules).
+    refuses = grant.decision is not None or bool(grant.denied) or not grant.allow_all
+    extra = len(route.raw) + 4 if refuses else 0
+    size = policy_size(prefix, grant.allow_all, grant.routes, grant.denied, extra_denied=extra)
     if too_long or size > POLICY_BUDGET_BYTES:
         return grant.per_request_variant()
     return grant

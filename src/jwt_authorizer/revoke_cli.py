@@ -23,7 +23,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import secrets
 import stat
 import sys
@@ -47,9 +46,6 @@ EXIT_UNREADABLE = 3
 EXIT_CONFLICT = 4
 EXIT_FLUSH_FAILED = 5
 DEFAULT_EXPIRES = "48h"  # longer than any Entra access token lives (CAE tokens: up to 28 h)
-# A duration has a unit: a bare number is unix seconds, a moment, as everywhere else a tool takes one.
-_DURATION = re.compile(r"(?P<n>\d+)\s*(?P<unit>[smhd])", re.IGNORECASE)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class RevokeError(Exception):
@@ -333,10 +329,11 @@ def moment(text: str, flag: str, now: float) -> float:
 
 def expiry(text: str, now: float) -> float:
     """A duration from now (``48h``, ``2d``, ``90m``, ``600s``) or a moment (unix seconds, ISO 8601)."""
-    match = _DURATION.fullmatch(text.strip())
-    if match is not None:
+    # A duration has a unit: a bare number is unix seconds, a moment, as wherever a tool takes one.
+    seconds = timefmt.duration_seconds(text, unit_required=True)
+    if seconds is not None:
         try:
-            return list_moment(now + int(match["n"]) * _UNITS[match["unit"].lower()], "--expires")
+            return list_moment(now + seconds, "--expires")
         except (ValueError, OverflowError, InvalidRevocationList):
             raise RevokeError(f"--expires {text[:40]!r} ends after the year 9999") from None
     return moment(text, "--expires", now)

@@ -429,6 +429,9 @@ class Grant(NamedTuple):
         return self.decision.explain(method, path) if self.decision is not None else {}
 
     def per_request_variant(self) -> Grant:
+        """The same decision, answered for the current request only."""
+        if self.decision is None:
+            return self._replace(per_request=True)  # the statements are what decides: keep them
         return self._replace(allow_all=False, routes=(), denied=(), per_request=True)
 
 

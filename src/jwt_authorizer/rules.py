@@ -574,13 +574,15 @@ def _decode(text: str, variable: str, *, yaml: bool) -> Any:
             document = module.safe_load(text)
         except (module.YAMLError, RecursionError) as exc:
             raise ConfigurationError(variable, f"not valid YAML: {str(exc)[:200]}", "fix the YAML syntax") from None
-        # YAML has more than JSON (dates, numbers as keys, NaN): the rules are a JSON document, so
-        # a YAML file holds exactly what its JSON spelling would, or is refused here.
+        # YAML has more than JSON (dates, numbers and booleans as keys, NaN): the rules are a JSON
+        # document, so a YAML file holds exactly what its JSON spelling would, or is refused here.
+        # json.dumps would turn a key 1 into "1" (and YAML's `1:` and `yes:` are one Python key).
         try:
+            _only_string_keys(document)
             return json.loads(json.dumps(document, allow_nan=False))
         except (TypeError, ValueError, RecursionError) as exc:
             raise ConfigurationError(
-                variable, f"holds a value JSON cannot: {str(exc)[:200]}", "quote dates and other such values"
+                variable, f"holds a value JSON cannot: {str(exc)[:200]}", "quote keys, dates and other such values"
             ) from None
     try:
         return json.loads(text)
@@ -588,6 +590,17 @@ def _decode(text: str, variable: str, *, yaml: bool) -> Any:
         raise ConfigurationError(
             variable, f"not valid JSON: {str(exc)[:200]}", 'give {"rules": [...]} as JSON'
         ) from None
+
+
+def _only_string_keys(value: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"the key {key!r} is not a string")
+            _only_string_keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            _only_string_keys(item)
 
 
 def load_rules(env: Mapping[str, str], default: str) -> RouteRules | None:
@@ -609,9 +622,8 @@ def load_rules(env: Mapping[str, str], default: str) -> RouteRules | None:
             variable,
             "ship the file with the code (src/jwt_authorizer/) and name it relative to that folder",
             resolve=_resolve,
+            max_bytes=MAX_FILE_BYTES,
         )
-        if len(text.encode("utf-8")) > MAX_FILE_BYTES:
-            raise ConfigurationError(variable, f"{file_name!r} is larger than {MAX_FILE_BYTES} bytes", "trim it")
         document = _decode(text, variable, yaml=path.suffix.lower() in {".yaml", ".yml"})
     explicit = (env.get(ROUTE_DEFAULT_ENV) or "").strip().lower()
     if isinstance(document, dict) and "default" in document and explicit and document["default"] != explicit:

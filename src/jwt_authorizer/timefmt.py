@@ -53,6 +53,25 @@ def instant(epoch_seconds: float) -> str:
         return str(epoch_seconds)
 
 
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_OVERSIZED = 10**18  # what a digit run too long to multiply reads as: past any bound a caller sets
+
+
+def duration_seconds(text: str, *, unit_required: bool) -> int | None:
+    """``90s``, ``15m``, ``1h``, ``2d`` as seconds (a bare number too, unless ``unit_required``).
+
+    ``None`` when ``text`` is no duration. The tools bound the result themselves (a century for a
+    token's lifetime, the year 9999 for a revocation); a number too long to read exceeds both.
+    """
+    import re  # noqa: PLC0415 - the hot path never reads durations
+
+    match = re.fullmatch(r"(?P<n>\d+)\s*(?P<unit>s|sec|m|min|h|d)?", text.strip(), re.IGNORECASE)
+    if match is None or (unit_required and match["unit"] is None):
+        return None
+    digits = match["n"]
+    return int(digits) * _UNITS[(match["unit"] or "s").lower()] if len(digits) <= 15 else _OVERSIZED
+
+
 def parse_moment(text: str, what: str, forms: str = "unix seconds nor an ISO 8601 date-time") -> float:
     """Unix seconds or an ISO 8601 date-time with a time zone (``2026-11-28T10:00:00Z``).
 
