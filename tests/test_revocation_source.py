@@ -12,10 +12,10 @@ import pytest
 
 from jwt_authorizer.config import load_settings
 from jwt_authorizer.exceptions import RevocationUnavailable
-from jwt_authorizer.factory import build_revocations
+from jwt_authorizer.factory import build_revocations, build_verifier, prefetch_all
 from jwt_authorizer.revocation_source import RevocationCache
 from revocation_helpers import Events, ListServer, entry
-from support import IdentityProvider, ManualClock, answer_with, env_for, stop_quickly
+from support import IdentityProvider, ManualClock, answer_with, env_for, rsa_pair, stop_quickly
 
 OID = "7d1c2c4a-5b6e-4f70-8a9b-0c1d2e3f4a5b"
 
@@ -262,3 +262,32 @@ def test_single_flight_one_request_for_a_burst(idp: IdentityProvider, server: Li
     assert server.requests == 1
     assert len(results) == 8 and all(result is results[0] for result in results)
     assert results[0] is not None
+
+
+def test_the_cold_start_fetches_the_list_and_the_key_set_at_once(idp: IdentityProvider, server: ListServer) -> None:
+    """Each server waits until the other request has arrived: answered at once only if both are in flight."""
+    idp.publish(rsa_pair("key-1", slot=0))
+    keys_asked, list_asked = threading.Event(), threading.Event()
+    overlapped: list[str] = []
+
+    def keys(handler: BaseHTTPRequestHandler) -> bool:
+        keys_asked.set()
+        if list_asked.wait(5):
+            overlapped.append("keys")
+        return False  # then the key set
+
+    def listing(handler: BaseHTTPRequestHandler) -> bool:
+        list_asked.set()
+        if keys_asked.wait(5):
+            overlapped.append("list")
+        return False  # then the list
+
+    idp.behaviour[idp.jwks_path] = keys
+    server.fault = listing
+    settings = load_settings(env_for(idp, REVOCATION_URL=server.url, JWKS_URI=idp.jwks_uri, HTTP_TIMEOUT_SECONDS="8"))
+    revocations = build_revocations(settings)
+    verifier = build_verifier(settings, revocations=revocations)
+    assert prefetch_all(verifier, timeout=10, revocations=revocations) == {verifier.issuers[0].settings.label: True}
+    assert sorted(overlapped) == ["keys", "list"]
+    assert revocations is not None and revocations.revocations is not None
+    assert [e.id for e in revocations.revocations.entries] == ["first"]

@@ -72,10 +72,13 @@ VERIFIER = build_verifier(
 )
 observe_key_sources(VERIFIER, OBSERVABILITY, tracing=tracing_enabled())
 AUTHORIZER = Authorizer(SETTINGS, VERIFIER, REVOCATIONS)
-if SETTINGS.jwks_prefetch:
-    prefetch_all(VERIFIER, timeout=SETTINGS.http_timeout + SETTINGS.http_connect_timeout)
-if REVOCATIONS is not None:
-    REVOCATIONS.prefetch()  # best effort; the first request tries again under the cache's rules
+# Best effort: the first request tries again under the caches' rules.
+prefetch_all(
+    VERIFIER,
+    timeout=SETTINGS.http_timeout + SETTINGS.http_connect_timeout,
+    keys=SETTINGS.jwks_prefetch,
+    revocations=REVOCATIONS,
+)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class Decision:
         "verified",
     )
 
-    def __init__(  # noqa: PLR0917 - the positional signature of the dataclass it replaces
+    def __init__(  # noqa: PLR0917 - positional on the warm path; no dataclass: 1.6 ms to define at cold start
         self,
         request: AuthorizationRequest,
         verified: VerifiedToken,

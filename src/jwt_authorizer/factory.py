@@ -66,17 +66,35 @@ def build_verifier(
     return Verifier(issuers, settings.max_token_bytes, clock=clock)
 
 
-def prefetch_all(verifier: Verifier, timeout: float) -> dict[str, bool]:
-    """Warm every issuer's key cache at cold start, in parallel, best effort.
+def prefetch_all(
+    verifier: Verifier, timeout: float, *, keys: bool = True, revocations: RevocationCache | None = None
+) -> dict[str, bool]:
+    """Warm every issuer's key cache (unless not ``keys``) and the revocation list at cold start,
+    in parallel, best effort.
 
     An outage at init must not break the function: failures are reported, not raised, and the
-    first request will try again under the cache's retry rules. Threads that outlive ``timeout``
-    finish in the background (their fetch is bounded by the HTTP deadline anyway).
+    first request will try again under the caches' retry rules. Threads that outlive ``timeout``
+    finish in the background (their fetch is bounded by the HTTP deadline anyway); a request that
+    comes meanwhile waits for the fetch in flight instead of sending another.
     """
     results: dict[str, bool] = {}
+    deadline = time.monotonic() + timeout
+    listing = None
+    if revocations is not None:  # on its own thread: its round trip overlaps the key fetch's
+        listing = threading.Thread(target=revocations.prefetch, name="revocation-prefetch", daemon=True)
+        listing.start()
+    if keys:
+        _prefetch_keys(verifier, deadline, results)
+    if listing is not None:
+        listing.join(max(0.0, deadline - time.monotonic()))
+    return results
+
+
+def _prefetch_keys(verifier: Verifier, deadline: float, results: dict[str, bool]) -> None:
     if len(verifier.issuers) == 1:
         only = verifier.issuers[0]
-        return {only.settings.label: only.keys.prefetch()}
+        results[only.settings.label] = only.keys.prefetch()
+        return
 
     def run(issuer: IssuerVerifier) -> None:
         results[issuer.settings.label] = issuer.keys.prefetch()
@@ -84,10 +102,8 @@ def prefetch_all(verifier: Verifier, timeout: float) -> dict[str, bool]:
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in verifier.issuers]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + timeout
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    return results
 
 
 def build_revocations(

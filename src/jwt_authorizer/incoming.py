@@ -97,7 +97,7 @@ class AuthorizationRequest:
 
     __slots__ = ("checked", "http_method", "kind", "path", "route", "token")
 
-    def __init__(  # noqa: PLR0917 - the positional signature of the dataclass it replaces
+    def __init__(  # noqa: PLR0917 - positional on the warm path; no dataclass: 1.6 ms to define at cold start
         self, kind: EventKind, token: str, route: RouteArn, http_method: str, path: str, checked: bool = True
     ) -> None:
         self.kind = kind

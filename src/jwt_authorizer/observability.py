@@ -183,8 +183,7 @@ class Observability:
         self._pieces: dict[tuple[str, str, str], tuple[str, str, str, bool]] = {}
         self._stages: dict[str, str] = {}
         self._riders: dict[str, int] = {}
-        self._second = -1
-        self._second_text = ""
+        self._second: tuple[int, str] = (-1, "")  # one value: lines may be written from two threads
 
     @property
     def logger(self) -> Logger:
@@ -273,11 +272,7 @@ class Observability:
         head, emf_head, emf_tail, visible = pieces
         if emf is None:
             emf = f"{emf_head}{ms}{emf_tail}"
-        second = ms // 1000
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        stamp = f"{self._second_text}.{ms % 1000:03d}Z"
+        stamp = self._stamp(ms)
         if not visible:
             # The level hides the line; its metrics still count (with the service dimension's value).
             self._stream.write(f'{{"service":{self._service_json},"timestamp":"{stamp}",{emf}}}\n')
@@ -391,7 +386,7 @@ class Observability:
             COLD_START_DIMENSIONS,
             {"function_name": str(function_name), "service": self.service},
         )
-        self._stream.write(f'{{"timestamp":"{self._timestamp(now)}",{_dumps(blob)[1:-1]}}}\n')
+        self._stream.write(f'{{"timestamp":"{self._stamp(int(now * 1000))}",{_dumps(blob)[1:-1]}}}\n')
 
     def _event_line(
         self,
@@ -405,25 +400,25 @@ class Observability:
     ) -> None:
         now = time.time()
         blob = emf_members(self.namespace, int(now * 1000), metrics, dimensions, {})
-        line: dict[str, Any] = {"service": self.service, "timestamp": self._timestamp(now)}
+        line: dict[str, Any] = {"service": self.service, "timestamp": self._stamp(int(now * 1000))}
         if self._level <= _LEVELS[level]:
             line = {"level": level.upper(), "location": location, "message": message, **line, **members}
         line.update(blob)
         self._stream.write(_dumps(line) + "\n")
 
-    def _timestamp(self, now: float) -> str:
-        """``timestamp(now)``, with the part up to the second formatted once per second."""
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{int((now - second) * 1000):03d}Z"
+    def _stamp(self, ms: int) -> str:
+        """``timestamp`` of a moment in milliseconds, the part up to the second formatted once per second."""
+        second = ms // 1000
+        cached = self._second
+        if cached[0] != second:
+            cached = self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{cached[1]}.{ms % 1000:03d}Z"
 
 
 def timestamp(now: float) -> str:
     """The one timestamp format of every line: RFC 3339, UTC, milliseconds (``2026-11-28T10:00:00.123Z``)."""
-    second = int(now)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(second))}.{int((now - second) * 1000):03d}Z"
+    ms = int(now * 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(ms // 1000))}.{ms % 1000:03d}Z"
 
 
 def emf_members(
